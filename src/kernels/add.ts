@@ -1,0 +1,24 @@
+import source from './add.wgsl?raw';
+import { OptionError } from '../runtime/errors.js';
+import { grid1d, type Plan } from '../runtime/plan.js';
+import type { Kernel } from '../runtime/pipelines.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export type AddParams = { readonly workgroupSize: number };
+
+export const addKernel: Kernel<AddParams> = {
+  name: 'add',
+  source: () => source,
+  constants: (p) => ({ WG: p.workgroupSize }),
+};
+
+/** Records out = a + b (f32, same element count). */
+export async function add(plan: Plan, a: Tensor, b: Tensor, out: Tensor, workgroupSize = 256): Promise<void> {
+  for (const [name, t] of [['a', a], ['b', b], ['out', out]] as const) {
+    if (t.dtype !== 'f32') throw new OptionError(`add: "${name}" (${t.label}) must be f32, got ${t.dtype}`);
+    if (t.size !== a.size) throw new OptionError(`add: "${name}" has ${t.size} elements, "a" has ${a.size}`);
+  }
+  const n = a.size;
+  const meta = plan.uniform(new Uint32Array([n]), 'add');
+  await plan.add(addKernel, { workgroupSize }, [meta, a, b, out], grid1d(Math.ceil(n / workgroupSize)));
+}

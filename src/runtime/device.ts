@@ -1,0 +1,272 @@
+// One way to get a WebGPU device in a page, a Web Worker or Node (Dawn through the `webgpu` package),
+// plus the bookkeeping every other part of the engine relies on: effective limits, features,
+// a count of live GPU buffers and bytes, and the pipeline cache.
+import { GPUValidationError, LimitError, WebGPUUnavailableError, DisposedError } from './errors.js';
+import { PipelineCache } from './pipelines.js';
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** 'browser' (navigator.gpu in a page or worker) or 'node' (Dawn). */
+  runtime: 'browser' | 'node';
+}
+
+/** The limits the engine plans its buffers and dispatches against. */
+export interface EngineLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxStorageBuffersPerShaderStage: number;
+  minStorageBufferOffsetAlignment: number;
+}
+
+export interface GpuOptions {
+  /** Use this adapter instead of requesting one. */
+  adapter?: GPUAdapter;
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Lower the limits the engine plans against (never raises them). Used by tests to prove that a
+   * tensor larger than a binding is split, without needing a large model.
+   */
+  capLimits?: Partial<Pick<EngineLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>>;
+  /** Ignore the adapter's `shader-f16` feature, to exercise the packed-f16 path on any adapter. */
+  disableF16?: boolean;
+  /** Called when the device is lost for a reason other than dispose(). */
+  onLost?: (info: GPUDeviceLostInfo) => void;
+}
+
+export interface MemoryStats {
+  liveBuffers: number;
+  liveBytes: number;
+  peakBytes: number;
+  buffersCreated: number;
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+let nodeGpu: Promise<GPU> | undefined;
+
+/**
+ * Node only: `WEBGEN_VULKAN=swiftshader|lavapipe` picks a software Vulkan driver by pointing
+ * VK_ICD_FILENAMES at its manifest before Dawn creates its Vulkan instance (it reads the variable once).
+ */
+function chooseVulkanDriver(): void {
+  const want = process.env.WEBGEN_VULKAN;
+  if (!want) return;
+  const icd = want === 'swiftshader' ? SWIFTSHADER_ICD : want === 'lavapipe' ? LAVAPIPE_ICD : want;
+  process.env.VK_ICD_FILENAMES = icd;
+}
+
+async function nodeNavigatorGpu(): Promise<GPU> {
+  nodeGpu ??= (async () => {
+    chooseVulkanDriver();
+    const moduleName = 'webgpu';
+    let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+    try {
+      mod = await import(/* @vite-ignore */ moduleName);
+    } catch (e) {
+      throw new WebGPUUnavailableError(
+        'WebGPU for Node needs the npm package `webgpu` (Dawn): run `npm install webgpu`.',
+        { cause: e },
+      );
+    }
+    // The WebGPU constants (GPUBufferUsage, ...) are globals in browsers; Dawn hands them to us.
+    for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as any)[k] = v;
+    return mod.create([]);
+  })();
+  return nodeGpu;
+}
+
+/** The WebGPU entry point of this environment, or a typed error that says what to install. */
+export async function navigatorGpu(): Promise<GPU> {
+  const nav = (globalThis as any).navigator as Navigator | undefined;
+  if (nav?.gpu) return nav.gpu;
+  if (isNode) return nodeNavigatorGpu();
+  throw new WebGPUUnavailableError(
+    'This browser has no WebGPU (navigator.gpu is undefined). Use Chrome/Edge 113+, Safari 18+ or ' +
+      'Firefox 141+; on Linux Chromium start it with --enable-unsafe-webgpu, and serve the page over https or localhost.',
+  );
+}
+
+const NO_ADAPTER_NODE =
+  'Dawn found no WebGPU adapter. On a Linux machine without a GPU install a software Vulkan driver: ' +
+  "Mesa 25's lavapipe (Debian: add bookworm-backports, then `apt-get install -t bookworm-backports " +
+  "mesa-vulkan-drivers`) or SwiftShader (`apt-get install chromium`, then WEBGEN_VULKAN=swiftshader). " +
+  'Run `bash .ci/setup` to do this.';
+
+/** A WebGPU device with the engine's bookkeeping. Create with `Gpu.create()`, end with `dispose()`. */
+export class Gpu {
+  readonly pipelines: PipelineCache;
+  private readonly live = new Map<GPUBuffer, number>();
+  private stats_: MemoryStats = { liveBuffers: 0, liveBytes: 0, peakBytes: 0, buffersCreated: 0 };
+  private disposed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterDescription,
+    readonly limits: EngineLimits,
+    /** Native `f16` in WGSL; otherwise f16 data is stored packed, two halves per u32. */
+    readonly hasF16: boolean,
+    readonly hasTimestamps: boolean,
+  ) {
+    this.pipelines = new PipelineCache(this);
+  }
+
+  static async create(options: GpuOptions = {}): Promise<Gpu> {
+    let adapter = options.adapter;
+    if (!adapter) {
+      const gpu = await navigatorGpu();
+      adapter = (await gpu.requestAdapter({ powerPreference: options.powerPreference })) ?? undefined;
+      if (!adapter) {
+        throw new WebGPUUnavailableError(
+          isNode ? NO_ADAPTER_NODE : 'navigator.gpu.requestAdapter() returned null: WebGPU is disabled or unsupported on this device.',
+        );
+      }
+    }
+    const a = adapter.limits;
+    // Ask for the adapter's own limits where they matter to us; the defaults (128 MiB bindings,
+    // 256 MiB buffers) are far below what a GPU offers and what gpt2-medium needs.
+    const requiredLimits: Record<string, number> = {
+      maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+      maxBufferSize: a.maxBufferSize,
+      maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+      maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    };
+    const features: GPUFeatureName[] = [];
+    const hasF16 = adapter.features.has('shader-f16') && !options.disableF16;
+    if (hasF16) features.push('shader-f16');
+    const hasTimestamps = adapter.features.has('timestamp-query');
+    if (hasTimestamps) features.push('timestamp-query');
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+    } catch (e) {
+      throw new LimitError(`requestDevice failed with the adapter's own limits: ${(e as Error).message}`, { cause: e });
+    }
+    const info = (adapter as any).info ?? {};
+    const description: AdapterDescription = {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+      runtime: isNode ? 'node' : 'browser',
+    };
+    const d = device.limits;
+    const cap = options.capLimits ?? {};
+    const limits: EngineLimits = {
+      maxStorageBufferBindingSize: Math.min(d.maxStorageBufferBindingSize, cap.maxStorageBufferBindingSize ?? Infinity),
+      maxBufferSize: Math.min(d.maxBufferSize, cap.maxBufferSize ?? Infinity),
+      maxComputeWorkgroupsPerDimension: d.maxComputeWorkgroupsPerDimension,
+      maxComputeWorkgroupStorageSize: d.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
+      minStorageBufferOffsetAlignment: d.minStorageBufferOffsetAlignment,
+    };
+    const g = new Gpu(device, description, limits, hasF16, hasTimestamps);
+    device.lost.then((lost) => {
+      if (!g.disposed) options.onLost?.(lost);
+    });
+    return g;
+  }
+
+  /** Creates a buffer that counts toward the live-memory statistics. */
+  createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    this.assertAlive();
+    if (desc.size > this.limits.maxBufferSize) {
+      throw new LimitError(
+        `buffer "${desc.label ?? '?'}" needs ${desc.size} bytes but this device's maxBufferSize is ` +
+          `${this.limits.maxBufferSize}; the tensor must be split or a smaller model used.`,
+      );
+    }
+    const size = Math.max(4, Math.ceil(desc.size / 4) * 4);
+    const buffer = this.device.createBuffer({ ...desc, size });
+    this.live.set(buffer, size);
+    const s = this.stats_;
+    s.liveBuffers++;
+    s.liveBytes += size;
+    s.buffersCreated++;
+    s.peakBytes = Math.max(s.peakBytes, s.liveBytes);
+    return buffer;
+  }
+
+  /** Destroys a buffer made by createBuffer (idempotent). */
+  destroyBuffer(buffer: GPUBuffer): void {
+    const size = this.live.get(buffer);
+    if (size === undefined) return;
+    this.live.delete(buffer);
+    this.stats_.liveBuffers--;
+    this.stats_.liveBytes -= size;
+    buffer.destroy();
+  }
+
+  /** A snapshot of live GPU buffers and bytes (for leak tests and memory figures). */
+  memory(): MemoryStats {
+    return { ...this.stats_ };
+  }
+
+  /** A uniform buffer holding `data`, ready to bind; write new values with queue.writeBuffer. */
+  uniform(data: ArrayBufferView, label = 'uniform'): GPUBuffer {
+    const buffer = this.createBuffer({ label, size: Math.ceil(data.byteLength / 16) * 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  /** Copies `byteLength` bytes of a GPU buffer back to the CPU. */
+  async read(src: GPUBuffer, byteLength: number, srcOffset = 0): Promise<ArrayBuffer> {
+    this.assertAlive();
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.createBuffer({ label: 'readback', size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const enc = this.device.createCommandEncoder({ label: 'readback' });
+      enc.copyBufferToBuffer(src, srcOffset, staging, 0, size);
+      this.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      return staging.getMappedRange(0, size).slice(0, byteLength);
+    } finally {
+      this.destroyBuffer(staging);
+    }
+  }
+
+  /** Runs `fn` inside validation and out-of-memory error scopes; throws a GPUValidationError naming `what`. */
+  async checked<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      const validation = await this.device.popErrorScope();
+      const oom = await this.device.popErrorScope();
+      const err = validation ?? oom;
+      if (err) throw new GPUValidationError(`${what}: ${err.message}`);
+    }
+    return result;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  assertAlive(): void {
+    if (this.disposed) throw new DisposedError('this Gpu was disposed; create a new one with Gpu.create()');
+  }
+
+  /** Destroys every buffer still alive and the device itself. Safe to call twice. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const b of [...this.live.keys()]) this.destroyBuffer(b);
+    this.pipelines.clear();
+    this.disposed = true;
+    this.device.destroy();
+  }
+}

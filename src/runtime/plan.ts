@@ -1,0 +1,97 @@
+// A recorded list of kernel dispatches. Models build their forward pass once (pipelines, bind groups
+// and buffers made at load time); running it is then one compute pass in one command buffer.
+import type { Gpu } from './device.js';
+import type { Kernel, KernelParams } from './pipelines.js';
+import { Tensor } from './tensor.js';
+
+/** A buffer binding: a tensor, a raw buffer, or a byte range of one. */
+export type Binding = Tensor | GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export interface Dispatch {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: readonly [number, number, number];
+}
+
+const isBuffer = (b: Binding): b is GPUBuffer => typeof (b as GPUBuffer).mapAsync === 'function';
+
+function resource(b: Binding): GPUBufferBinding {
+  if (b instanceof Tensor) return { buffer: b.buffer };
+  if (isBuffer(b)) return { buffer: b };
+  return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
+}
+
+/** Binds `bindings` to @binding(0..n-1) of @group(0), in order. */
+export function bindGroup(gpu: Gpu, pipeline: GPUComputePipeline, bindings: readonly Binding[], label: string): GPUBindGroup {
+  return gpu.device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: bindings.map((b, i) => ({ binding: i, resource: resource(b) })),
+  });
+}
+
+/**
+ * Splits a 1-D count of workgroups over x and y so neither exceeds the per-dimension limit.
+ * Shaders recover the linear index as `wid.x + wid.y * nwg.x` and skip indices past the end.
+ */
+export function grid1d(groups: number, maxPerDim = 65535): [number, number, number] {
+  if (groups <= maxPerDim) return [Math.max(1, groups), 1, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+export class Plan {
+  readonly dispatches: Dispatch[] = [];
+  /** Buffers the plan owns (uniforms of its dispatches); destroyed by dispose(). */
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly label = 'plan',
+  ) {}
+
+  /** Appends one dispatch of `kernel` specialised by `params`. */
+  async add<P extends KernelParams>(
+    kernel: Kernel<P>,
+    params: P,
+    bindings: readonly Binding[],
+    workgroups: readonly [number, number?, number?],
+    label = kernel.name,
+  ): Promise<void> {
+    const pipeline = await this.gpu.pipelines.get(kernel, params);
+    const bg = bindGroup(this.gpu, pipeline, bindings, label);
+    this.dispatches.push({ label, pipeline, bindGroup: bg, workgroups: [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1] });
+  }
+
+  /** A uniform buffer owned by this plan, holding a kernel's runtime sizes (its `Meta` struct). */
+  uniform(values: ArrayBufferView, label = 'meta'): GPUBuffer {
+    const b = this.gpu.uniform(values, `${this.label}/${label}`);
+    this.owned.push(b);
+    return b;
+  }
+
+  /** Records every dispatch into one compute pass of `encoder`. */
+  encode(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void {
+    const pass = encoder.beginComputePass({ label: this.label, timestampWrites });
+    for (const d of this.dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+    }
+    pass.end();
+  }
+
+  /** Submits the whole plan as one command buffer. */
+  submit(): void {
+    const encoder = this.gpu.device.createCommandEncoder({ label: this.label });
+    this.encode(encoder);
+    this.gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  dispose(): void {
+    for (const b of this.owned) this.gpu.destroyBuffer(b);
+    this.owned.length = 0;
+    this.dispatches.length = 0;
+  }
+}
