@@ -22,13 +22,13 @@ function resource(b: Binding): GPUBufferBinding {
   return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
 }
 
-/** Binds `bindings` to @binding(0..n-1) of @group(0), in order. */
-export function bindGroup(gpu: Gpu, pipeline: GPUComputePipeline, bindings: readonly Binding[], label: string): GPUBindGroup {
-  return gpu.device.createBindGroup({
-    label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: bindings.map((b, i) => ({ binding: i, resource: resource(b) })),
+/** Binds `bindings[i]` to @binding(i) of @group(0); undefined entries are bindings the variant lacks. */
+export function bindGroup(gpu: Gpu, pipeline: GPUComputePipeline, bindings: readonly (Binding | undefined)[], label: string): GPUBindGroup {
+  const entries: GPUBindGroupEntry[] = [];
+  bindings.forEach((b, i) => {
+    if (b !== undefined) entries.push({ binding: i, resource: resource(b) });
   });
+  return gpu.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
 }
 
 /**
@@ -55,7 +55,7 @@ export class Plan {
   async add<P extends KernelParams>(
     kernel: Kernel<P>,
     params: P,
-    bindings: readonly Binding[],
+    bindings: readonly (Binding | undefined)[],
     workgroups: readonly [number, number?, number?],
     label = kernel.name,
   ): Promise<void> {

@@ -1,0 +1,100 @@
+import template from './matmul.wgsl?raw';
+import { ChunkedTensor } from '../runtime/chunked.js';
+import { LimitError, OptionError } from '../runtime/errors.js';
+import { grid1d, type Plan } from '../runtime/plan.js';
+import type { Kernel } from '../runtime/pipelines.js';
+import { Tensor } from '../runtime/tensor.js';
+import { activationWgsl, enables, fill, weightAccess, weightFormat, type Activation, type WeightFormat } from './common.js';
+
+export type MatmulParams = {
+  readonly layout: 'kn' | 'nk';
+  readonly weight: WeightFormat;
+  readonly bias: boolean;
+  readonly activation: Activation;
+  readonly accumulate: boolean;
+  readonly aligned: boolean;
+  readonly rowsPerInvocation: number;
+  readonly workgroupSize: number;
+};
+
+export const matmulKernel: Kernel<MatmulParams> = {
+  name: 'matmul',
+  source: (p) =>
+    fill(template, {
+      PRELUDE:
+        enables(p.weight) +
+        weightAccess(p.weight, 2, 'w') +
+        (p.bias
+          ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\nfn bias_at(c: u32) -> f32 { return bias[u.biasOffset + c]; }\n'
+          : 'fn bias_at(c: u32) -> f32 { return 0.0; }\n') +
+        activationWgsl(p.activation) +
+        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ALIGNED: bool = ${p.aligned};\nconst ACCUMULATE: bool = ${p.accumulate};\n`,
+    }),
+  constants: (p) => ({ WG: p.workgroupSize }),
+};
+
+/** The kernel's entry point depends on the layout; the Kernel object is specialised per layout. */
+const kernels = {
+  kn: { ...matmulKernel, name: 'matmul_kn', entryPoint: 'main_kn' },
+  nk: { ...matmulKernel, name: 'matmul_nk', entryPoint: 'main_nk' },
+} satisfies Record<string, Kernel<MatmulParams>>;
+
+export interface MatmulOptions {
+  /** 'kn': W is [K, N] (GPT-2 Conv1D, Keras Dense). 'nk': W is [N, K] (tied LM head, torch Linear). */
+  layout?: 'kn' | 'nk';
+  bias?: Tensor;
+  activation?: Activation;
+  /** out += result (a residual connection) instead of out = result. */
+  accumulate?: boolean;
+  /** Read rows [xRowOffset, xRowOffset + rows) of x. */
+  xRowOffset?: number;
+  rows?: number;
+  workgroupSize?: number;
+}
+
+/**
+ * Records out[M, N] = act(x[M, K] . W + bias) (+ out). x and out are f32; W is f32 or f16 (native or
+ * packed, as the adapter allows), one tensor or a ChunkedTensor split along its rows.
+ */
+export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, out: Tensor, opts: MatmulOptions = {}): Promise<void> {
+  const layout = opts.layout ?? 'kn';
+  const [wr, wc] = w.shape as [number, number];
+  const [K, N] = layout === 'kn' ? [wr, wc] : [wc, wr];
+  const xRowOffset = opts.xRowOffset ?? 0;
+  const M = opts.rows ?? x.shape[0] - xRowOffset;
+  const label = w.label;
+  if (w.shape.length !== 2) throw new OptionError(`matmul: weight "${label}" must be 2-D, got [${w.shape.join(', ')}]`);
+  if (x.dtype !== 'f32' || out.dtype !== 'f32') throw new OptionError(`matmul: x and out must be f32 (weight "${label}")`);
+  if (x.shape[x.shape.length - 1] !== K) {
+    throw new OptionError(`matmul: x [${x.shape.join(', ')}] does not match weight "${label}" ${layout} [${w.shape.join(', ')}] (K=${K})`);
+  }
+  if ((xRowOffset + M) * K > x.size) throw new OptionError(`matmul: rows ${xRowOffset}..${xRowOffset + M} exceed x [${x.shape.join(', ')}]`);
+  if (out.size < M * N || out.shape[out.shape.length - 1] !== N) {
+    throw new OptionError(`matmul: out [${out.shape.join(', ')}] cannot hold [${M}, ${N}] (weight "${label}")`);
+  }
+  if (opts.bias && opts.bias.size !== N) throw new OptionError(`matmul: bias "${opts.bias.label}" has ${opts.bias.size} values, weight "${label}" has N=${N}`);
+  const chunks = w instanceof ChunkedTensor ? w.chunks : [{ tensor: w, start: 0, rows: wr }];
+  if (chunks.length > 1 && layout === 'kn') {
+    throw new LimitError(`matmul: weight "${label}" [${w.shape.join(', ')}] was split along K; only [N, K] weights may exceed one binding`);
+  }
+  const workgroupSize = opts.workgroupSize ?? 64;
+  const rowsPerInvocation = M <= 2 ? 1 : 4;
+  for (const chunk of chunks) {
+    const n = layout === 'kn' ? N : chunk.rows;
+    const colOffset = layout === 'kn' ? 0 : chunk.start;
+    const params: MatmulParams = {
+      layout,
+      weight: weightFormat(chunk.tensor.dtype, plan.gpu.hasF16),
+      bias: !!opts.bias,
+      activation: opts.activation ?? 'none',
+      accumulate: !!opts.accumulate,
+      aligned: (layout === 'kn' ? N : K) % 4 === 0,
+      rowsPerInvocation,
+      workgroupSize,
+    };
+    const meta = plan.uniform(new Uint32Array([M, n, K, xRowOffset, N, colOffset, colOffset, 0]), `${label}.meta`);
+    const invocations = Math.ceil(n / 4) * Math.ceil(M / rowsPerInvocation);
+    const groups = grid1d(Math.ceil(invocations / workgroupSize));
+    await plan.add(kernels[layout], params, [meta, x, chunk.tensor, opts.bias, out], groups, `matmul ${label}`);
+  }
+}

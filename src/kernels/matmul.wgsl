@@ -1,0 +1,103 @@
+// out[r, c] = act(x[r, :] . W[:, c] + bias[c])   (or out += ... when accumulating a residual)
+// Two weight layouts: main_kn reads W as [K, N] (GPT-2's Conv1D, Keras dense), main_nk as [N, K]
+// (a tied LM head reading wte, PyTorch Linear). Each invocation computes a TM x 4 block of outputs
+// in registers and reads its operands straight from memory: no workgroup memory and no barriers,
+// which software adapters pay dearly for and which a GEMV does not need.
+//
+// The prelude (generated in matmul.ts) declares `w` at binding 2 with w_at/w_at4, `bias_at` (binding 3
+// when there is a bias), `act`,
+// and the constants TM (rows per invocation), ALIGNED (N % 4 == 0 for kn, K % 4 == 0 for nk),
+// ACCUMULATE.
+{{PRELUDE}}
+
+override WG: u32 = 64;
+
+struct Meta {
+  M: u32,          // rows of x used
+  N: u32,          // output columns (of this weight chunk)
+  K: u32,          // reduction length
+  xRowOffset: u32, // first row of x to read (e.g. only the last position for the LM head)
+  ldo: u32,        // row stride of out
+  colOffset: u32,  // first column of out written (weight chunks of a split matrix)
+  biasOffset: u32, // first element of bias used by this chunk
+}
+
+@group(0) @binding(0) var<uniform> u: Meta;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn store(r: u32, c0: u32, v: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let c = c0 + j;
+    if (c >= u.N) { return; }
+    let o = r * u.ldo + u.colOffset + c;
+    let y = act(v[j] + bias_at(c));
+    if (ACCUMULATE) { out[o] += y; } else { out[o] = y; }
+  }
+}
+
+fn invocation(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn main_kn(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = invocation(gid, nwg);
+  let groups = (u.N + 3u) / 4u;
+  let c0 = (g % groups) * 4u; // neighbouring invocations read neighbouring columns of W
+  let r0 = (g / groups) * TM;
+  if (r0 >= u.M) { return; }
+  var acc: array<vec4f, TM>;
+  var xi: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * u.K; }
+  let full = ALIGNED || c0 + 4u <= u.N;
+  for (var k = 0u; k < u.K; k++) {
+    let base = k * u.N + c0;
+    var wv: vec4f;
+    if (ALIGNED) {
+      wv = w_at4(base);
+    } else if (full) {
+      wv = vec4f(w_at(base), w_at(base + 1u), w_at(base + 2u), w_at(base + 3u));
+    } else {
+      for (var j = 0u; j < 4u; j++) { if (c0 + j < u.N) { wv[j] = w_at(base + j); } }
+    }
+    for (var i = 0u; i < TM; i++) { acc[i] += x[xi[i] + k] * wv; }
+  }
+  for (var i = 0u; i < TM; i++) {
+    if (r0 + i < u.M) { store(r0 + i, c0, acc[i]); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = invocation(gid, nwg);
+  let groups = (u.N + 3u) / 4u;
+  let c0 = (g % groups) * 4u;
+  let r0 = (g / groups) * TM;
+  if (r0 >= u.M) { return; }
+  var acc: array<vec4f, TM>;
+  var xi: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * u.K; }
+  var wr: array<u32, 4>; // the four weight rows, clamped so a ragged edge reads valid memory
+  for (var j = 0u; j < 4u; j++) { wr[j] = min(c0 + j, u.N - 1u) * u.K; }
+  if (ALIGNED) {
+    for (var k = 0u; k < u.K; k += 4u) {
+      let w0 = w_at4(wr[0] + k);
+      let w1 = w_at4(wr[1] + k);
+      let w2 = w_at4(wr[2] + k);
+      let w3 = w_at4(wr[3] + k);
+      for (var i = 0u; i < TM; i++) {
+        let xv = vec4f(x[xi[i] + k], x[xi[i] + k + 1u], x[xi[i] + k + 2u], x[xi[i] + k + 3u]);
+        acc[i] += vec4f(dot(xv, w0), dot(xv, w1), dot(xv, w2), dot(xv, w3));
+      }
+    }
+  } else {
+    for (var k = 0u; k < u.K; k++) {
+      let wv = vec4f(w_at(wr[0] + k), w_at(wr[1] + k), w_at(wr[2] + k), w_at(wr[3] + k));
+      for (var i = 0u; i < TM; i++) { acc[i] += x[xi[i] + k] * wv; }
+    }
+  }
+  for (var i = 0u; i < TM; i++) {
+    if (r0 + i < u.M) { store(r0 + i, c0, acc[i]); }
+  }
+}

@@ -1,0 +1,128 @@
+// Reading model files from wherever they are: memory, a Blob/File, a URL (streamed, with progress)
+// or, in Node, a file path. A model "folder" is a directory path, a URL prefix, or a map from file
+// names to sources (e.g. the Files a user dropped on a page).
+import { FetchError, ModelFormatError } from '../runtime/errors.js';
+
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
+export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
+
+/** Called as bytes arrive; `total` is undefined when the server does not say. */
+export type ProgressCallback = (p: { file: string; loaded: number; total: number | undefined }) => void;
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+function baseName(s: string): string {
+  const clean = s.split(/[?#]/)[0];
+  return clean.slice(clean.lastIndexOf('/') + 1) || clean;
+}
+
+async function readNodeFile(path: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+  const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+  let data: Uint8Array;
+  try {
+    data = await fs.readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FetchError(`cannot read "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
+  }
+  onProgress?.({ file: baseName(path), loaded: data.byteLength, total: data.byteLength });
+  // A fresh ArrayBuffer of exactly the file, so typed views at any offset are safe to make.
+  return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+}
+
+async function readUrl(url: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new FetchError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
+  }
+  if (!res.ok) throw new FetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
+  const file = baseName(url);
+  const totalHeader = res.headers.get('content-length');
+  const total = totalHeader ? Number(totalHeader) : undefined;
+  if (!res.body) {
+    const buf = new Uint8Array(await res.arrayBuffer());
+    onProgress?.({ file, loaded: buf.byteLength, total: buf.byteLength });
+    return buf;
+  }
+  // Stream into one buffer when the size is known, so a large file is not held twice.
+  const reader = res.body.getReader();
+  let out = new Uint8Array(total ?? 1 << 20);
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.byteLength > out.byteLength) {
+      const grown = new Uint8Array(Math.max(out.byteLength * 2, loaded + value.byteLength));
+      grown.set(out.subarray(0, loaded));
+      out = grown;
+    }
+    out.set(value, loaded);
+    loaded += value.byteLength;
+    onProgress?.({ file, loaded, total });
+  }
+  return loaded === out.byteLength ? out : out.slice(0, loaded);
+}
+
+/** Reads a whole source into memory; `name` is what errors call it. */
+export async function readSource(
+  source: ModelSource,
+  options: { onProgress?: ProgressCallback } = {},
+): Promise<{ bytes: Uint8Array; name: string }> {
+  const { onProgress } = options;
+  if (source instanceof Uint8Array) return { bytes: source, name: 'buffer' };
+  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: 'buffer' };
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = (source as File).name ?? 'blob';
+    const bytes = new Uint8Array(await source.arrayBuffer());
+    onProgress?.({ file: name, loaded: bytes.byteLength, total: bytes.byteLength });
+    return { bytes, name };
+  }
+  const s = source instanceof URL ? source.href : String(source);
+  if (isNode && !/^(https?|data|blob):/i.test(s)) {
+    const path = s.startsWith('file:') ? new URL(s).pathname : s;
+    return { bytes: await readNodeFile(path, onProgress), name: path };
+  }
+  return { bytes: await readUrl(s, onProgress), name: s };
+}
+
+/** Reads a text file (config.json, vocab.json, merges.txt). */
+export async function readText(source: ModelSource, options: { onProgress?: ProgressCallback } = {}): Promise<{ text: string; name: string }> {
+  const { bytes, name } = await readSource(source, options);
+  return { text: new TextDecoder().decode(bytes), name };
+}
+
+/** Reads and parses a JSON file; a syntax error names the file. */
+export async function readJson<T = unknown>(source: ModelSource, options: { onProgress?: ProgressCallback } = {}): Promise<{ json: T; name: string }> {
+  const { text, name } = await readText(source, options);
+  try {
+    return { json: JSON.parse(text) as T, name };
+  } catch (e) {
+    throw new ModelFormatError(`${name}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** The source of `file` inside a model folder, or undefined when a file map lacks it. */
+export function fileIn(folder: ModelFolder, file: string): ModelSource | undefined {
+  if (typeof folder === 'string' || folder instanceof URL) {
+    const base = folder instanceof URL ? folder.href : folder;
+    if (isNode && !/^(https?|data|blob|file):/i.test(base)) return base.replace(/\/+$/, '') + '/' + file;
+    return new URL(file, base.endsWith('/') ? base : base + '/').href;
+  }
+  return folder[file];
+}
+
+/** True when the folder has `file` (a map: the key exists; a directory: the file exists; a URL: HEAD succeeds). */
+export async function folderHas(folder: ModelFolder, file: string): Promise<boolean> {
+  const src = fileIn(folder, file);
+  if (src === undefined) return false;
+  if (typeof src === 'string' && isNode && !/^(https?|data|blob):/i.test(src)) {
+    const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+    return fs.access(src.startsWith('file:') ? new URL(src).pathname : src).then(() => true, () => false);
+  }
+  if (typeof src === 'string' || src instanceof URL) {
+    return fetch(src, { method: 'HEAD' }).then((r) => r.ok, () => false);
+  }
+  return true;
+}

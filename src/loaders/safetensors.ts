@@ -1,0 +1,156 @@
+// safetensors: an 8-byte little-endian header length N, N bytes of JSON
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the tensor data.
+import { ModelFormatError } from '../runtime/errors.js';
+import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from '../runtime/half.js';
+import { readSource, type ModelSource, type ProgressCallback } from './fetch.js';
+
+export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+
+const DTYPE_BYTES: Record<SafetensorsDType, number> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+};
+
+export interface TensorInfo {
+  readonly name: string;
+  readonly dtype: SafetensorsDType;
+  readonly shape: readonly number[];
+  /** Offset of the tensor's first byte from the start of the file. */
+  readonly byteOffset: number;
+  readonly byteLength: number;
+}
+
+export class SafeTensors {
+  private constructor(
+    /** Names the file in every error. */
+    readonly fileName: string,
+    private readonly bytes: Uint8Array,
+    readonly tensors: ReadonlyMap<string, TensorInfo>,
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {}
+
+  /** Loads from an ArrayBuffer, a Blob/File, a URL (streamed, with progress) or a file path in Node. */
+  static async load(source: ModelSource, options: { onProgress?: ProgressCallback; name?: string } = {}): Promise<SafeTensors> {
+    const { bytes, name } = await readSource(source, options);
+    return SafeTensors.fromBytes(bytes, options.name ?? name);
+  }
+
+  /** Parses a whole safetensors file held in memory; validates the header against the file size. */
+  static fromBytes(data: ArrayBuffer | Uint8Array, fileName = 'model.safetensors'): SafeTensors {
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    const fail = (msg: string): never => {
+      throw new ModelFormatError(`${fileName}: ${msg}`);
+    };
+    if (bytes.byteLength < 8) fail(`only ${bytes.byteLength} bytes: not a safetensors file`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = Number(view.getBigUint64(0, true));
+    if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20) fail(`header length ${n} exceeds the file (${bytes.byteLength} bytes): not a safetensors file or truncated`);
+    let header: any;
+    try {
+      header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    } catch (e) {
+      return fail(`header is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+    const base = 8 + n;
+    const dataBytes = bytes.byteLength - base;
+    const metadata: Record<string, string> = header.__metadata__ ?? {};
+    const tensors = new Map<string, TensorInfo>();
+    for (const [name, v] of Object.entries(header as Record<string, any>)) {
+      if (name === '__metadata__') continue;
+      const dtype = v?.dtype as SafetensorsDType;
+      if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(v?.dtype)}`);
+      const shape = v.shape as number[];
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor "${name}" has a bad shape ${JSON.stringify(v.shape)}`);
+      const [b, e] = (v.data_offsets ?? []) as number[];
+      if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b) fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
+      if (e > dataBytes) fail(`tensor "${name}" ends at byte ${e} of the data but the data section has only ${dataBytes} bytes (file truncated?)`);
+      const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[dtype];
+      if (e - b !== expected) fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) should take ${expected} bytes, its offsets give ${e - b}`);
+      tensors.set(name, { name, dtype, shape, byteOffset: base + b, byteLength: e - b });
+    }
+    return new SafeTensors(fileName, bytes, tensors, metadata);
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  /** The tensor's header entry, or a ModelFormatError naming the file and the tensor. */
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new ModelFormatError(`${this.fileName}: tensor "${name}" is missing`);
+    return t;
+  }
+
+  /** The tensor's raw little-endian bytes (a view, not a copy). */
+  raw(name: string): Uint8Array {
+    const t = this.info(name);
+    return this.bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+  }
+
+  /** The tensor as float32 values, converting F16, BF16, F64 and integer types. */
+  f32(name: string): Float32Array {
+    const t = this.info(name);
+    const r = this.raw(name);
+    const n = t.byteLength / DTYPE_BYTES[t.dtype];
+    switch (t.dtype) {
+      case 'F32':
+        return copyTyped(r, Float32Array, n);
+      case 'F16':
+        return f16ArrayToF32(copyTyped(r, Uint16Array, n));
+      case 'BF16':
+        return bf16ArrayToF32(copyTyped(r, Uint16Array, n));
+      case 'F64':
+        return Float32Array.from(copyTyped(r, Float64Array, n));
+      default:
+        return Float32Array.from(this.ints(name));
+    }
+  }
+
+  /** The tensor as IEEE half bits: F16 passes through; F32, BF16 and F64 are rounded to nearest. */
+  f16Bits(name: string): Uint16Array {
+    const t = this.info(name);
+    if (t.dtype === 'F16') return copyTyped(this.raw(name), Uint16Array, t.byteLength / 2);
+    return f32ArrayToF16(this.f32(name));
+  }
+
+  /** An integer tensor as Int32Array (I64/U64 must fit in 32 bits). */
+  ints(name: string): Int32Array {
+    const t = this.info(name);
+    const r = this.raw(name);
+    const n = t.byteLength / DTYPE_BYTES[t.dtype];
+    const dv = new DataView(r.buffer, r.byteOffset, r.byteLength);
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      switch (t.dtype) {
+        case 'I32': out[i] = dv.getInt32(i * 4, true); break;
+        case 'U32': out[i] = dv.getUint32(i * 4, true); break;
+        case 'I64': case 'U64': {
+          const v = dv.getBigInt64(i * 8, true);
+          if (v > 2147483647n || v < -2147483648n) throw new ModelFormatError(`${this.fileName}: tensor "${name}" value ${v} does not fit in int32`);
+          out[i] = Number(v);
+          break;
+        }
+        case 'I16': out[i] = dv.getInt16(i * 2, true); break;
+        case 'U16': out[i] = dv.getUint16(i * 2, true); break;
+        case 'I8': out[i] = dv.getInt8(i); break;
+        case 'U8': case 'BOOL': out[i] = dv.getUint8(i); break;
+        default: throw new ModelFormatError(`${this.fileName}: tensor "${name}" is ${t.dtype}, not an integer type`);
+      }
+    }
+    return out;
+  }
+}
+
+type TypedCtor<T> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
+
+/** Copies bytes into a fresh, aligned typed array (tensor data in a file is not always aligned). */
+function copyTyped<T>(bytes: Uint8Array, ctor: TypedCtor<T>, n: number): T {
+  const buf = new ArrayBuffer(n * ctor.BYTES_PER_ELEMENT);
+  new Uint8Array(buf).set(bytes.subarray(0, n * ctor.BYTES_PER_ELEMENT));
+  return new ctor(buf, 0, n);
+}
