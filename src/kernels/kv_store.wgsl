@@ -1,0 +1,24 @@
+// Copies the k and v parts of qkv [R, 3C] into the caches [B, P, C] at the rows' positions.
+override WG: u32 = 64;
+
+struct Meta { R: u32, C: u32, P: u32 }
+struct Step { pos0: u32, T: u32, B: u32 }
+
+@group(0) @binding(0) var<uniform> u: Meta;
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read> qkv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> kc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> vc: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= u.R * u.C) { return; }
+  let r = i / u.C;
+  let c = i % u.C;
+  let b = r / step.T;
+  let pos = step.pos0 + r % step.T;
+  let dst = (b * u.P + pos) * u.C + c;
+  kc[dst] = qkv[r * 3u * u.C + u.C + c];
+  vc[dst] = qkv[r * 3u * u.C + 2u * u.C + c];
+}

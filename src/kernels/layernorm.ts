@@ -1,0 +1,26 @@
+import source from './layernorm.wgsl?raw';
+import { OptionError } from '../runtime/errors.js';
+import { packMeta, type Plan } from '../runtime/plan.js';
+import type { Kernel } from '../runtime/pipelines.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export type LayerNormParams = { readonly workgroupSize: number };
+
+export const layerNormKernel: Kernel<LayerNormParams> = {
+  name: 'layernorm',
+  source: () => source,
+  constants: (p) => ({ WG: p.workgroupSize }),
+};
+
+/** Records out[R, C] = LayerNorm(x[R, C]) * gamma + beta over the last dimension. */
+export async function layerNorm(plan: Plan, x: Tensor, gamma: Tensor, beta: Tensor, out: Tensor, eps: number, rows?: number): Promise<void> {
+  const C = x.shape[x.shape.length - 1];
+  const R = rows ?? x.size / C;
+  if (gamma.size !== C || beta.size !== C) {
+    throw new OptionError(`layerNorm: "${gamma.label}"/"${beta.label}" have ${gamma.size}/${beta.size} values, rows have ${C}`);
+  }
+  if (out.size < R * C || x.size < R * C) throw new OptionError(`layerNorm: ${R} rows of ${C} do not fit "${x.label}" or "${out.label}"`);
+  const workgroupSize = 64;
+  const meta = plan.uniform(packMeta([R, C, { f32: eps }]), `${gamma.label}.meta`);
+  await plan.add(layerNormKernel, { workgroupSize }, [meta, x, gamma, beta, out], [Math.ceil(R / workgroupSize)], `layernorm ${gamma.label}`);
+}

@@ -1,0 +1,338 @@
+// GPT-2, as Hugging Face stores it, on our kernels. Read it top to bottom like the paper's figure:
+// load -> weights on the GPU once -> the forward pass recorded as a plan of kernel calls.
+import { attention, kvStore, type KvCache } from '../kernels/attention.js';
+import type { Activation } from '../kernels/common.js';
+import { embedding } from '../kernels/embedding.js';
+import { layerNorm } from '../kernels/layernorm.js';
+import { matmul } from '../kernels/matmul.js';
+import { fileIn, readJson, type ModelFolder, type ProgressCallback } from '../loaders/fetch.js';
+import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2-config.js';
+import { SafeTensors } from '../loaders/safetensors.js';
+import { ChunkedTensor } from '../runtime/chunked.js';
+import { Gpu, type GpuOptions } from '../runtime/device.js';
+import { ContextLengthError, ModelFormatError, OptionError } from '../runtime/errors.js';
+import { Plan } from '../runtime/plan.js';
+import { Tensor } from '../runtime/tensor.js';
+
+export type WeightDType = 'f32' | 'f16';
+
+export interface GPT2Options {
+  /** Storage of the weight matrices and embeddings: f16 halves memory and bandwidth. Default 'f32'. */
+  dtype?: WeightDType;
+  /** A device to share; otherwise the model creates one and destroys it in dispose(). */
+  gpu?: Gpu;
+  gpuOptions?: GpuOptions;
+  /** Weights file inside the folder (default model.safetensors). */
+  weightsFile?: string;
+  onProgress?: ProgressCallback;
+}
+
+interface Block {
+  ln1: [Tensor, Tensor];
+  attnW: Tensor; // [C, 3C]
+  attnB: Tensor;
+  projW: Tensor; // [C, C]
+  projB: Tensor;
+  ln2: [Tensor, Tensor];
+  fcW: Tensor; // [C, 4C]
+  fcB: Tensor;
+  fcProjW: Tensor; // [4C, C]
+  fcProjB: Tensor;
+}
+
+interface Weights {
+  wte: ChunkedTensor; // [V, C], also the tied LM head
+  wpe: Tensor; // [P, C]
+  blocks: Block[];
+  lnf: [Tensor, Tensor];
+  head: ChunkedTensor; // [V, C]: wte, or lm_head.weight when the checkpoint has one
+}
+
+/** Activation buffers, sized for `rows` rows (tokens x sequences) at once. */
+interface Activations {
+  rows: number;
+  ids: Tensor; // [rows] u32
+  x: Tensor; // [rows, C] the residual stream
+  h: Tensor; // [rows, C] layer-norm output
+  qkv: Tensor; // [rows, 3C]
+  a: Tensor; // [rows, C] attention output
+  f: Tensor; // [rows, 4C] MLP hidden
+}
+
+const ACT: Record<GPT2Activation, Activation> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu_erf', relu: 'relu' };
+
+export class GPT2 {
+  private acts?: Activations;
+  private caches = new Map<number, KvCache[]>(); // by batch size
+  /** Step uniform {pos0, T, B}: the only thing written before each forward pass. */
+  readonly step: GPUBuffer;
+  private disposed = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    private readonly ownsGpu: boolean,
+    readonly config: GPT2Config,
+    readonly dtype: WeightDType,
+    readonly weights: Weights,
+  ) {
+    this.step = gpu.uniform(new Uint32Array(4), 'gpt2.step');
+  }
+
+  /** Loads config.json and model.safetensors from a folder (directory path, URL prefix or file map). */
+  static async load(folder: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
+    const cfgSrc = fileIn(folder, 'config.json');
+    if (cfgSrc === undefined) throw new ModelFormatError('model folder has no config.json');
+    const { json, name } = await readJson(cfgSrc);
+    const config = parseGPT2Config(json, name);
+    const weightsFile = options.weightsFile ?? 'model.safetensors';
+    const wSrc = fileIn(folder, weightsFile);
+    if (wSrc === undefined) throw new ModelFormatError(`model folder has no ${weightsFile}`);
+    const st = await SafeTensors.load(wSrc, { onProgress: options.onProgress });
+    return GPT2.fromSafetensors(st, config, options);
+  }
+
+  /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */
+  static async fromSafetensors(st: SafeTensors, config: GPT2Config, options: GPT2Options = {}): Promise<GPT2> {
+    const dtype = options.dtype ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
+    const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
+    const made: { dispose(): void }[] = [];
+    try {
+      const weights = uploadWeights(gpu, st, config, dtype, made);
+      return new GPT2(gpu, !options.gpu, config, dtype, weights);
+    } catch (e) {
+      for (const t of made) t.dispose();
+      if (!options.gpu) gpu.dispose();
+      throw e;
+    }
+  }
+
+  /** Logits of every position of `ids` (one sequence): [T, vocab] row-major. */
+  async logits(ids: readonly number[]): Promise<Float32Array> {
+    const T = this.checkIds(ids);
+    const V = this.config.vocabSize;
+    const acts = this.activations(T);
+    const cache = this.cache(1);
+    const body = new Plan(this.gpu, 'gpt2.logits');
+    const out: Float32Array = new Float32Array(T * V);
+    // LM head in row blocks that fit one binding (T x 50257 floats can exceed it).
+    const blockRows = Math.max(1, Math.min(T, Math.floor(this.gpu.limits.maxStorageBufferBindingSize / (V * 4))));
+    const block = Tensor.empty(this.gpu, [blockRows, V], 'f32', 'logits');
+    try {
+      await this.recordBody(body, acts, cache, T, this.config.nLayer);
+      this.writeIds(acts, ids);
+      this.writeStep(0, T, 1);
+      body.submit();
+      for (let r0 = 0; r0 < T; r0 += blockRows) {
+        const rows = Math.min(blockRows, T - r0);
+        const head = new Plan(this.gpu, 'gpt2.head');
+        await matmul(head, acts.h, this.weights.head, block, { layout: 'nk', xRowOffset: r0, rows });
+        head.submit();
+        head.dispose();
+        out.set(new Float32Array(await this.gpu.read(block.buffer, rows * V * 4)), r0 * V);
+      }
+    } finally {
+      body.dispose();
+      block.dispose();
+    }
+    return out;
+  }
+
+  /** The residual stream after the embeddings (layer 0) or after block `layer`: [T, C]. For checks. */
+  async hidden(ids: readonly number[], layer: number): Promise<Float32Array> {
+    const T = this.checkIds(ids);
+    if (!Number.isInteger(layer) || layer < 0 || layer > this.config.nLayer) throw new OptionError(`hidden: layer must be 0..${this.config.nLayer}`);
+    const acts = this.activations(T);
+    const plan = new Plan(this.gpu, 'gpt2.hidden');
+    try {
+      await this.recordBody(plan, acts, this.cache(1), T, layer, false);
+      this.writeIds(acts, ids);
+      this.writeStep(0, T, 1);
+      plan.submit();
+      return new Float32Array(await this.gpu.read(acts.x.buffer, T * this.config.nEmbd * 4));
+    } finally {
+      plan.dispose();
+    }
+  }
+
+  /**
+   * Records the forward pass over R = T x B rows: row r is token r % T of sequence r / T, at position
+   * pos0 + r % T (the Step uniform). Keys and values go to the cache; the final layer norm leaves
+   * its output in acts.h, ready for the LM head.
+   */
+  async recordBody(plan: Plan, acts: Activations, cache: KvCache[], rows: number, layers: number, finalNorm = true): Promise<void> {
+    const { nHead, layerNormEpsilon: eps } = this.config;
+    const w = this.weights;
+    const { x, h, qkv, a, f, ids } = acts;
+    const act = ACT[this.config.activation];
+    await embedding(plan, ids, w.wte, w.wpe, this.step, x, rows); // x: [R, C]
+    for (let l = 0; l < layers; l++) {
+      const b = w.blocks[l];
+      await layerNorm(plan, x, ...b.ln1, h, eps, rows); // h: [R, C]
+      await matmul(plan, h, b.attnW, qkv, { bias: b.attnB, rows }); // qkv: [R, 3C]
+      await kvStore(plan, qkv, cache[l], this.step, rows, this.config.nEmbd); // k, v -> cache [B, P, C]
+      await attention(plan, qkv, cache[l], this.step, a, rows, nHead); // a: [R, C]
+      await matmul(plan, a, b.projW, x, { bias: b.projB, accumulate: true, rows }); // x += a Wo
+      await layerNorm(plan, x, ...b.ln2, h, eps, rows); // h: [R, C]
+      await matmul(plan, h, b.fcW, f, { bias: b.fcB, activation: act, rows }); // f: [R, 4C]
+      await matmul(plan, f, b.fcProjW, x, { bias: b.fcProjB, accumulate: true, rows }); // x += f Wp
+    }
+    if (finalNorm && layers === this.config.nLayer) await layerNorm(plan, x, ...w.lnf, h, eps, rows); // h: [R, C]
+  }
+
+  /** Activation buffers for at least `rows` rows; growing them invalidates plans recorded on the old ones. */
+  activations(rows: number): Activations {
+    if (this.acts && this.acts.rows >= rows) return this.acts;
+    this.disposeActivations();
+    const { nEmbd: C, nInner } = this.config;
+    const R = Math.max(rows, this.config.nPositions);
+    const g = this.gpu;
+    this.acts = {
+      rows: R,
+      ids: Tensor.empty(g, [R], 'u32', 'ids'),
+      x: Tensor.empty(g, [R, C], 'f32', 'x'),
+      h: Tensor.empty(g, [R, C], 'f32', 'h'),
+      qkv: Tensor.empty(g, [R, 3 * C], 'f32', 'qkv'),
+      a: Tensor.empty(g, [R, C], 'f32', 'attn'),
+      f: Tensor.empty(g, [R, nInner], 'f32', 'mlp'),
+    };
+    this.onInvalidate?.();
+    return this.acts;
+  }
+
+  /** Called when activation buffers are replaced (recorded plans that bind them must be dropped). */
+  onInvalidate?: () => void;
+
+  /** The KV cache for `batch` sequences: per layer, k and v of [batch, n_positions, C]. */
+  cache(batch: number): KvCache[] {
+    let c = this.caches.get(batch);
+    if (!c) {
+      const { nLayer, nPositions: P, nEmbd: C } = this.config;
+      c = [];
+      for (let l = 0; l < nLayer; l++) {
+        c.push({ k: Tensor.empty(this.gpu, [batch, P, C], 'f32', `k${l}`), v: Tensor.empty(this.gpu, [batch, P, C], 'f32', `v${l}`) });
+      }
+      this.caches.set(batch, c);
+    }
+    return c;
+  }
+
+  /** Frees the KV caches of every batch size other than `keep` (they are re-created on demand). */
+  releaseCaches(keep?: number): void {
+    for (const [b, c] of this.caches) {
+      if (b === keep) continue;
+      for (const { k, v } of c) {
+        k.dispose();
+        v.dispose();
+      }
+      this.caches.delete(b);
+    }
+  }
+
+  writeStep(pos0: number, T: number, B: number): void {
+    this.gpu.device.queue.writeBuffer(this.step, 0, new Uint32Array([pos0, T, B, 0]));
+  }
+
+  writeIds(acts: Activations, ids: readonly number[], offset = 0): void {
+    acts.ids.write(Uint32Array.from(ids), offset);
+  }
+
+  checkIds(ids: readonly number[]): number {
+    const T = ids.length;
+    const { nPositions: P, vocabSize: V } = this.config;
+    if (T === 0) throw new OptionError('ids: at least one token is needed');
+    if (T > P) throw new ContextLengthError(`${T} tokens exceed the model's context of n_positions = ${P}`);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new OptionError(`ids: token id ${id} is outside the vocabulary (0..${V - 1})`);
+    }
+    return T;
+  }
+
+  /** GPU memory held by this model's weights, activations and caches, in bytes. */
+  memoryBytes(): number {
+    return this.gpu.memory().liveBytes;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private disposeActivations(): void {
+    if (!this.acts) return;
+    for (const t of Object.values(this.acts)) if (t instanceof Tensor) t.dispose();
+    this.acts = undefined;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.onInvalidate?.();
+    this.disposeActivations();
+    this.releaseCaches();
+    const w = this.weights;
+    w.wte.dispose();
+    if (w.head !== w.wte) w.head.dispose();
+    w.wpe.dispose();
+    for (const t of w.lnf) t.dispose();
+    for (const b of w.blocks) for (const t of Object.values(b).flat()) (t as Tensor).dispose();
+    this.gpu.destroyBuffer(this.step);
+    if (this.ownsGpu) this.gpu.dispose();
+  }
+}
+
+/** Checks every tensor against the config and uploads it; tensors made are pushed to `made`. */
+function uploadWeights(gpu: Gpu, st: SafeTensors, cfg: GPT2Config, dtype: WeightDType, made: { dispose(): void }[]): Weights {
+  const { nLayer, nEmbd: C, nPositions: P, vocabSize: V, nInner: F } = cfg;
+  // Some exports prefix every name with "transformer." (GPT2LMHeadModel); lm_head.weight never is.
+  const prefix = st.has('transformer.wte.weight') ? 'transformer.' : '';
+  const info = (name: string, shape: number[]) => {
+    const full = name === 'lm_head.weight' ? name : prefix + name;
+    if (!st.has(full)) throw new ModelFormatError(`${st.fileName}: tensor "${full}" is missing (expected shape [${shape.join(', ')}])`);
+    const t = st.info(full);
+    if (t.shape.join() !== shape.join()) {
+      throw new ModelFormatError(`${st.fileName}: tensor "${full}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from the config`);
+    }
+    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) throw new ModelFormatError(`${st.fileName}: tensor "${full}" has dtype ${t.dtype}, expected a float type`);
+    return full;
+  };
+  const small = (name: string, shape: number[]): Tensor => {
+    const full = info(name, shape);
+    const t = Tensor.from(gpu, st.f32(full), shape, 'f32', full);
+    made.push(t);
+    return t;
+  };
+  const matrix = (name: string, shape: [number, number]): Tensor => {
+    const full = info(name, shape);
+    const t = Tensor.from(gpu, dtype === 'f16' ? st.f16Bits(full) : st.f32(full), shape, dtype, full);
+    made.push(t);
+    return t;
+  };
+  const chunked = (name: string, shape: [number, number]): ChunkedTensor => {
+    const full = info(name, shape);
+    const t = ChunkedTensor.from(gpu, dtype === 'f16' ? st.f16Bits(full) : st.f32(full), shape[0], shape[1], dtype, full);
+    made.push(t);
+    return t;
+  };
+  const wte = chunked('wte.weight', [V, C]);
+  const wpe = matrix('wpe.weight', [P, C]);
+  const blocks: Block[] = [];
+  for (let l = 0; l < nLayer; l++) {
+    const p = `h.${l}.`;
+    blocks.push({
+      ln1: [small(p + 'ln_1.weight', [C]), small(p + 'ln_1.bias', [C])],
+      attnW: matrix(p + 'attn.c_attn.weight', [C, 3 * C]),
+      attnB: small(p + 'attn.c_attn.bias', [3 * C]),
+      projW: matrix(p + 'attn.c_proj.weight', [C, C]),
+      projB: small(p + 'attn.c_proj.bias', [C]),
+      ln2: [small(p + 'ln_2.weight', [C]), small(p + 'ln_2.bias', [C])],
+      fcW: matrix(p + 'mlp.c_fc.weight', [C, F]),
+      fcB: small(p + 'mlp.c_fc.bias', [F]),
+      fcProjW: matrix(p + 'mlp.c_proj.weight', [F, C]),
+      fcProjB: small(p + 'mlp.c_proj.bias', [C]),
+    });
+  }
+  const lnf: [Tensor, Tensor] = [small('ln_f.weight', [C]), small('ln_f.bias', [C])];
+  // The attn.bias / attn.masked_bias buffers real checkpoints carry are masks, not weights: ignored.
+  const head = st.has('lm_head.weight') ? chunked('lm_head.weight', [V, C]) : wte;
+  return { wte, wpe, blocks, lnf, head };
+}
