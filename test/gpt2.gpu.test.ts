@@ -92,10 +92,10 @@ describe('GPT-2 logits against float64 PyTorch', () => {
 
   it('rejects a checkpoint that does not match its config, naming the tensor', async () => {
     const st = loadSafetensors(dir('base') + 'model.safetensors');
-    const cfg = parseGPT2Config({ ...loadJson(dir('base') + 'config.json'), n_embd: 32, n_head: 4 });
+    const cfg = parseGPT2Config({ ...(loadJson(dir('base') + 'config.json') as object), n_embd: 32, n_head: 4 });
     await expect(GPT2.fromSafetensors(st, cfg, { gpu: gpu() })).rejects.toThrow(ModelFormatError);
     await expect(GPT2.fromSafetensors(st, cfg, { gpu: gpu() })).rejects.toThrow(/"wte.weight" has shape \[300, 64\], expected \[300, 32\]/);
-    const cfg2 = parseGPT2Config({ ...loadJson(dir('base') + 'config.json'), n_layer: 3 });
+    const cfg2 = parseGPT2Config({ ...(loadJson(dir('base') + 'config.json') as object), n_layer: 3 });
     await expect(GPT2.fromSafetensors(st, cfg2, { gpu: gpu() })).rejects.toThrow(/"h.2.ln_1.weight" is missing/);
     expect(gpu().memory().liveBuffers).toBe(0); // nothing leaked by the failed loads
   });

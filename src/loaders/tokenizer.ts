@@ -60,8 +60,8 @@ export interface StreamDecoder {
 // Unicode White_Space, i.e. Python `regex` \s (see the header comment).
 const WS = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
-/** GPT-2's pre-tokenization pattern with \s spelt as Unicode White_Space (global, unicode). */
-export const GPT2_PRETOKENIZE_PATTERN = new RegExp(
+/** GPT-2's pre-tokenization pattern with \s spelt as Unicode White_Space (each tokenizer uses a copy: lastIndex is state). */
+const GPT2_PRETOKENIZE_PATTERN = new RegExp(
   `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`,
   'gu',
 );
@@ -86,12 +86,14 @@ const EOS_TOKEN = '<|endoftext|>';
 const CACHE_MAX_ENTRIES = 65536;
 const CACHE_MAX_PIECE_LENGTH = 256;
 
-interface MergeEntry { a: string; b: string; where: string }
+/** A merge and where it came from (a line number or array index, named by TokenizerSpec.mergeWhere). */
+interface MergeEntry { a: string; b: string; at: number }
 interface AddedTokenEntry { content: string; id: number; where: string }
 interface TokenizerSpec {
   vocab: Map<string, number>;
   vocabWhere: string;
   merges: MergeEntry[];
+  mergeWhere: (at: number) => string;
   added: AddedTokenEntry[];
   addPrefixSpace: boolean;
   ignoreMerges: boolean;
@@ -196,20 +198,23 @@ export class GPT2Tokenizer {
 
     // Merge ranks. A pair listed twice keeps its last rank, like GPT-2's dict(zip(merges, range(n))).
     const ranks = new Map<string, number>();
-    spec.merges.forEach((m, rank) => {
-      for (const part of [m.a, m.b]) {
-        if (!vocab.has(part)) throw new TokenizerError(`${m.where}: merge "${m.a} ${m.b}" names ${JSON.stringify(part)}, which is not in the vocabulary`);
+    const merges = spec.merges;
+    for (let rank = 0; rank < merges.length; rank++) {
+      const { a, b } = merges[rank]!;
+      if (!vocab.has(a) || !vocab.has(b)) {
+        const part = vocab.has(a) ? b : a;
+        throw new TokenizerError(`${spec.mergeWhere(merges[rank]!.at)}: merge "${a} ${b}" names ${JSON.stringify(part)}, which is not in the vocabulary`);
       }
-      if (!vocab.has(m.a + m.b)) {
-        throw new TokenizerError(`${m.where}: merge "${m.a} ${m.b}" produces ${JSON.stringify(m.a + m.b)}, which is not in the vocabulary`);
+      if (!vocab.has(a + b)) {
+        throw new TokenizerError(`${spec.mergeWhere(merges[rank]!.at)}: merge "${a} ${b}" produces ${JSON.stringify(a + b)}, which is not in the vocabulary`);
       }
-      ranks.set(`${m.a} ${m.b}`, rank);
-    });
+      ranks.set(a + ' ' + b, rank);
+    }
     this.ranks = ranks;
 
     const specials = [...special.keys()].sort((x, y) => y.length - x.length); // longest first
     this.specialPattern = specials.length
-      ? new RegExp(specials.map((s) => s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')).join('|'), 'gu')
+      ? new RegExp(specials.map((s) => s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('|'), 'gu')
       : null;
   }
 
@@ -223,15 +228,23 @@ export class GPT2Tokenizer {
     const entries: MergeEntry[] = [];
     const lines = merges.split('\n');
     for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!.replace(/\r$/, '');
+      let line = lines[i]!;
+      if (line.endsWith('\r')) line = line.slice(0, -1);
       if (i === 0 && line.startsWith('#version')) continue;
-      const trimmed = line.replace(/^[ \t]+|[ \t]+$/g, '');
-      if (trimmed === '') continue;
-      const parts = trimmed.split(/[ \t]+/);
+      const sp = line.indexOf(' ');
+      // Fast path: exactly "a b". Otherwise split on runs of spaces/tabs like Python's str.split().
+      let parts: string[];
+      if (sp > 0 && sp < line.length - 1 && line.indexOf(' ', sp + 1) < 0 && line.indexOf('\t') < 0) {
+        parts = [line.slice(0, sp), line.slice(sp + 1)];
+      } else {
+        const trimmed = line.replace(/^[ \t]+|[ \t]+$/g, '');
+        if (trimmed === '') continue;
+        parts = trimmed.split(/[ \t]+/);
+      }
       if (parts.length !== 2) {
         throw new TokenizerError(`merges.txt line ${i + 1}: expected two tokens separated by a space, got ${JSON.stringify(line)}`);
       }
-      entries.push({ a: parts[0]!, b: parts[1]!, where: `merges.txt line ${i + 1}` });
+      entries.push({ a: parts[0]!, b: parts[1]!, at: i + 1 });
     }
     const names = options.specialTokens ?? (vocabMap.has(EOS_TOKEN) ? [EOS_TOKEN] : []);
     const added = names.map((content, i): AddedTokenEntry => {
@@ -240,7 +253,7 @@ export class GPT2Tokenizer {
       return { content, id, where: `options.specialTokens[${i}]` };
     });
     return new GPT2Tokenizer({
-      vocab: vocabMap, vocabWhere: 'vocab.json', merges: entries, added,
+      vocab: vocabMap, vocabWhere: 'vocab.json', merges: entries, mergeWhere: (line) => `merges.txt line ${line}`, added,
       addPrefixSpace: false, ignoreMerges: false, normalize: null,
     });
   }
@@ -272,15 +285,15 @@ export class GPT2Tokenizer {
 
     const rawMerges = model['merges'];
     if (!Array.isArray(rawMerges)) throw new TokenizerError(`tokenizer.json: model.merges must be an array, got ${describe(rawMerges)}`);
+    const mergeWhere = (i: number): string => `tokenizer.json model.merges[${i}]`;
     const merges = rawMerges.map((m: unknown, i): MergeEntry => {
-      const where = `tokenizer.json model.merges[${i}]`;
       let parts: unknown[] | undefined;
       if (typeof m === 'string') parts = m.split(' ');
       else if (Array.isArray(m)) parts = m;
       if (!parts || parts.length !== 2 || typeof parts[0] !== 'string' || typeof parts[1] !== 'string' || !parts[0] || !parts[1]) {
-        throw new TokenizerError(`${where}: expected "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
+        throw new TokenizerError(`${mergeWhere(i)}: expected "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
       }
-      return { a: parts[0], b: parts[1], where };
+      return { a: parts[0], b: parts[1], at: i };
     });
 
     const rawAdded = root['added_tokens'] ?? [];
@@ -308,7 +321,7 @@ export class GPT2Tokenizer {
     }
 
     return new GPT2Tokenizer({
-      vocab, vocabWhere: 'tokenizer.json model.vocab', merges, added, addPrefixSpace,
+      vocab, vocabWhere: 'tokenizer.json model.vocab', merges, mergeWhere, added, addPrefixSpace,
       ignoreMerges: model['ignore_merges'] === true,
       normalize: parseNormalizer(root['normalizer']),
     });
@@ -447,7 +460,7 @@ export class GPT2Tokenizer {
         if (!valid(e)) continue;
         const l = e.left, r = e.right;
         sym[l] = sym[l]! + sym[r]!;
-        ver[l]!++;
+        ver[l] = ver[l]! + 1;
         ver[r] = -1;
         const nr = next[r]!;
         next[l] = nr;
@@ -534,7 +547,8 @@ function parseVocab(vocab: unknown, where: string): Map<string, number> {
   const obj = typeof vocab === 'string' ? parseJson(vocab, where) : vocab;
   if (!isObject(obj)) throw new TokenizerError(`${where}: expected an object mapping token strings to ids, got ${describe(obj)}`);
   const map = new Map<string, number>();
-  for (const [tok, id] of Object.entries(obj)) {
+  for (const tok of Object.keys(obj)) {
+    const id = obj[tok];
     if (!isValidId(id)) throw new TokenizerError(`${where}: token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
     if (tok === '') throw new TokenizerError(`${where}: the empty string is not a valid token (id ${id})`);
     map.set(tok, id);
