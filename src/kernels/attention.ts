@@ -36,11 +36,15 @@ function checkCache(qkv: Tensor, cache: KvCache, rows: number, C: number): numbe
   return P;
 }
 
-/** Records kc/vc[b, pos0 + t] = k/v of qkv row r (b = r / T, t = r % T; Step = {pos0, T, B}). */
-export async function kvStore(plan: Plan, qkv: Tensor, cache: KvCache, step: Binding, rows: number, C: number): Promise<void> {
+/**
+ * Records kc/vc[b, pos0 + t] = k/v of qkv row r (b = r / T, t = r % T; Step = {pos0, T, B}); with
+ * copies > 1 the rows of sequence 0 are written to slots 0..copies-1 (a prompt shared by a batch).
+ */
+export async function kvStore(plan: Plan, qkv: Tensor, cache: KvCache, step: Binding, rows: number, C: number, copies = 1): Promise<void> {
   const P = checkCache(qkv, cache, rows, C);
+  if (copies > cache.k.shape[0]) throw new OptionError(`kvStore: ${copies} copies exceed the cache's ${cache.k.shape[0]} sequences`);
   const workgroupSize = 64;
-  const meta = plan.uniform(new Uint32Array([rows, C, P]), 'kv_store.meta');
+  const meta = plan.uniform(new Uint32Array([rows, C, P, copies]), 'kv_store.meta');
   await plan.add(kvStoreKernel, { workgroupSize }, [meta, step, qkv, cache.k, cache.v], grid1d(Math.ceil((rows * C) / workgroupSize)), 'kv_store');
 }
 

@@ -5,7 +5,10 @@ import type { Activation } from '../kernels/common.js';
 import { embedding } from '../kernels/embedding.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { matmul } from '../kernels/matmul.js';
-import { fileIn, readJson, type ModelFolder, type ProgressCallback } from '../loaders/fetch.js';
+import { fileIn, folderHas, readJson, readText, type ModelFolder, type ProgressCallback } from '../loaders/fetch.js';
+import { GPT2Tokenizer } from '../loaders/tokenizer.js';
+import { generateStream, type GenerateOptions, type GenerationPiece, type GenerationResult, type TextCodec } from '../runtime/generate.js';
+import { GPT2Stepper } from './gpt2-stepper.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2-config.js';
 import { SafeTensors } from '../loaders/safetensors.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
@@ -49,7 +52,7 @@ interface Weights {
 }
 
 /** Activation buffers, sized for `rows` rows (tokens x sequences) at once. */
-interface Activations {
+export interface Activations {
   rows: number;
   ids: Tensor; // [rows] u32
   x: Tensor; // [rows, C] the residual stream
@@ -63,10 +66,14 @@ const ACT: Record<GPT2Activation, Activation> = { gelu_new: 'gelu_tanh', gelu_py
 
 export class GPT2 {
   private acts?: Activations;
-  private caches = new Map<number, KvCache[]>(); // by batch size
+  private caches = new Map<string, KvCache[]>(); // by owner and batch size
   /** Step uniform {pos0, T, B}: the only thing written before each forward pass. */
   readonly step: GPUBuffer;
   private disposed = false;
+  private stepper_?: GPT2Stepper;
+  private generating = false;
+  /** The tokenizer found beside the weights (vocab.json + merges.txt, or tokenizer.json), if any. */
+  tokenizer?: GPT2Tokenizer;
 
   private constructor(
     readonly gpu: Gpu,
@@ -78,6 +85,38 @@ export class GPT2 {
     this.step = gpu.uniform(new Uint32Array(4), 'gpt2.step');
   }
 
+  /** Streams the continuation of a prompt (text, or token ids) as pieces of text. */
+  async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GenerationPiece, GenerationResult> {
+    const codec = this.codec();
+    if (this.generating) throw new OptionError('a generation is already running on this model; wait for it or use another model instance');
+    this.generating = true;
+    try {
+      return yield* generateStream(this.stepper, codec, prompt, options);
+    } finally {
+      this.generating = false;
+    }
+  }
+
+  /** Generates to the end and returns the texts, ids and timings. */
+  async complete(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    const it = this.generate(prompt, options);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** The GPU token stepper (prefill/decode plans and the sampler), made on first use. */
+  get stepper(): GPT2Stepper {
+    if (this.disposed) throw new OptionError('the model was disposed');
+    return (this.stepper_ ??= new GPT2Stepper(this));
+  }
+
+  private codec(): TextCodec {
+    if (this.tokenizer) return this.tokenizer;
+    throw new OptionError('this model has no tokenizer (vocab.json + merges.txt or tokenizer.json beside the weights); set model.tokenizer');
+  }
+
   /** Loads config.json and model.safetensors from a folder (directory path, URL prefix or file map). */
   static async load(folder: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
     const cfgSrc = fileIn(folder, 'config.json');
@@ -87,8 +126,11 @@ export class GPT2 {
     const weightsFile = options.weightsFile ?? 'model.safetensors';
     const wSrc = fileIn(folder, weightsFile);
     if (wSrc === undefined) throw new ModelFormatError(`model folder has no ${weightsFile}`);
+    const tokenizer = await loadTokenizer(folder);
     const st = await SafeTensors.load(wSrc, { onProgress: options.onProgress });
-    return GPT2.fromSafetensors(st, config, options);
+    const lm = await GPT2.fromSafetensors(st, config, options);
+    lm.tokenizer = tokenizer;
+    return lm;
   }
 
   /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */
@@ -160,17 +202,17 @@ export class GPT2 {
    * pos0 + r % T (the Step uniform). Keys and values go to the cache; the final layer norm leaves
    * its output in acts.h, ready for the LM head.
    */
-  async recordBody(plan: Plan, acts: Activations, cache: KvCache[], rows: number, layers: number, finalNorm = true): Promise<void> {
+  async recordBody(plan: Plan, acts: Activations, cache: KvCache[], rows: number, layers: number, finalNorm = true, copies = 1, ids = acts.ids): Promise<void> {
     const { nHead, layerNormEpsilon: eps } = this.config;
     const w = this.weights;
-    const { x, h, qkv, a, f, ids } = acts;
+    const { x, h, qkv, a, f } = acts;
     const act = ACT[this.config.activation];
     await embedding(plan, ids, w.wte, w.wpe, this.step, x, rows); // x: [R, C]
     for (let l = 0; l < layers; l++) {
       const b = w.blocks[l];
       await layerNorm(plan, x, ...b.ln1, h, eps, rows); // h: [R, C]
       await matmul(plan, h, b.attnW, qkv, { bias: b.attnB, rows }); // qkv: [R, 3C]
-      await kvStore(plan, qkv, cache[l], this.step, rows, this.config.nEmbd); // k, v -> cache [B, P, C]
+      await kvStore(plan, qkv, cache[l], this.step, rows, this.config.nEmbd, copies); // k, v -> cache [B, P, C]
       await attention(plan, qkv, cache[l], this.step, a, rows, nHead); // a: [R, C]
       await matmul(plan, a, b.projW, x, { bias: b.projB, accumulate: true, rows }); // x += a Wo
       await layerNorm(plan, x, ...b.ln2, h, eps, rows); // h: [R, C]
@@ -203,24 +245,29 @@ export class GPT2 {
   /** Called when activation buffers are replaced (recorded plans that bind them must be dropped). */
   onInvalidate?: () => void;
 
-  /** The KV cache for `batch` sequences: per layer, k and v of [batch, n_positions, C]. */
-  cache(batch: number): KvCache[] {
-    let c = this.caches.get(batch);
+  /**
+   * The KV cache for `batch` sequences: per layer, k and v of [batch, n_positions, C]. Generation
+   * ('generate') and one-off passes like logits() ('scratch') keep separate caches, so a logits()
+   * call in the middle of a generation does not disturb it.
+   */
+  cache(batch: number, owner: 'scratch' | 'generate' = 'scratch'): KvCache[] {
+    const key = `${owner}:${batch}`;
+    let c = this.caches.get(key);
     if (!c) {
       const { nLayer, nPositions: P, nEmbd: C } = this.config;
       c = [];
       for (let l = 0; l < nLayer; l++) {
         c.push({ k: Tensor.empty(this.gpu, [batch, P, C], 'f32', `k${l}`), v: Tensor.empty(this.gpu, [batch, P, C], 'f32', `v${l}`) });
       }
-      this.caches.set(batch, c);
+      this.caches.set(key, c);
     }
     return c;
   }
 
-  /** Frees the KV caches of every batch size other than `keep` (they are re-created on demand). */
-  releaseCaches(keep?: number): void {
+  /** Frees the KV caches (they are re-created on demand; plans recorded on them are dropped). */
+  releaseCaches(): void {
+    this.onInvalidate?.();
     for (const [b, c] of this.caches) {
-      if (b === keep) continue;
       for (const { k, v } of c) {
         k.dispose();
         v.dispose();
@@ -233,8 +280,8 @@ export class GPT2 {
     this.gpu.device.queue.writeBuffer(this.step, 0, new Uint32Array([pos0, T, B, 0]));
   }
 
-  writeIds(acts: Activations, ids: readonly number[], offset = 0): void {
-    acts.ids.write(Uint32Array.from(ids), offset);
+  writeIds(target: Activations | Tensor, ids: readonly number[], offset = 0): void {
+    (target instanceof Tensor ? target : target.ids).write(Uint32Array.from(ids), offset);
   }
 
   checkIds(ids: readonly number[]): number {
@@ -266,6 +313,7 @@ export class GPT2 {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.stepper_?.dispose();
     this.onInvalidate?.();
     this.disposeActivations();
     this.releaseCaches();
@@ -278,6 +326,17 @@ export class GPT2 {
     this.gpu.destroyBuffer(this.step);
     if (this.ownsGpu) this.gpu.dispose();
   }
+}
+
+/** The GPT-2 tokenizer in a model folder: vocab.json + merges.txt, else tokenizer.json, else none. */
+export async function loadTokenizer(folder: ModelFolder): Promise<GPT2Tokenizer | undefined> {
+  if ((await folderHas(folder, 'vocab.json')) && (await folderHas(folder, 'merges.txt'))) {
+    const vocab = await readText(fileIn(folder, 'vocab.json')!);
+    const merges = await readText(fileIn(folder, 'merges.txt')!);
+    return GPT2Tokenizer.fromVocabAndMerges(vocab.text, merges.text);
+  }
+  if (await folderHas(folder, 'tokenizer.json')) return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!)).text);
+  return undefined;
 }
 
 /** Checks every tensor against the config and uploads it; tensors made are pushed to `made`. */

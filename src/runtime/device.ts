@@ -107,6 +107,8 @@ export class Gpu {
   private readonly live = new Map<GPUBuffer, number>();
   private stats_: MemoryStats = { liveBuffers: 0, liveBytes: 0, peakBytes: 0, buffersCreated: 0 };
   private disposed = false;
+  /** Command buffers submitted through submit(): generation checks it is one per token. */
+  submits = 0;
 
   private constructor(
     readonly device: GPUDevice,
@@ -221,6 +223,12 @@ export class Gpu {
     return buffer;
   }
 
+  /** Submits command buffers, counting them. */
+  submit(commands: GPUCommandBuffer[]): void {
+    this.submits += commands.length;
+    this.device.queue.submit(commands);
+  }
+
   /** Copies `byteLength` bytes of a GPU buffer back to the CPU. */
   async read(src: GPUBuffer, byteLength: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.assertAlive();
@@ -229,7 +237,7 @@ export class Gpu {
     try {
       const enc = this.device.createCommandEncoder({ label: 'readback' });
       enc.copyBufferToBuffer(src, srcOffset, staging, 0, size);
-      this.device.queue.submit([enc.finish()]);
+      this.submit([enc.finish()]);
       await staging.mapAsync(GPUMapMode.READ);
       return staging.getMappedRange(0, size).slice(0, byteLength);
     } finally {

@@ -86,7 +86,7 @@ export class Plan {
   submit(): void {
     const encoder = this.gpu.device.createCommandEncoder({ label: this.label });
     this.encode(encoder);
-    this.gpu.device.queue.submit([encoder.finish()]);
+    this.gpu.submit([encoder.finish()]);
   }
 
   dispose(): void {
@@ -97,7 +97,7 @@ export class Plan {
 }
 
 /** Packs a kernel's Meta struct: plain numbers are u32 fields, `{ f32: x }` are f32 fields. */
-export function packMeta(fields: readonly (number | { f32: number })[]): Uint32Array {
+export function packMeta(fields: readonly (number | { f32: number })[]): Uint32Array<ArrayBuffer> {
   const words = new Uint32Array(Math.max(4, Math.ceil(fields.length / 4) * 4));
   const floats = new Float32Array(words.buffer);
   fields.forEach((f, i) => {
