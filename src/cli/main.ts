@@ -1,21 +1,195 @@
 #!/usr/bin/env node
 // webgen's command line: the same public API as pages and workers use.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { selfCheck } from '../index.js';
-import { WebgenError } from '../runtime/errors.js';
+import cliProgress from 'cli-progress';
+import { GPT2 } from '../models/gpt2.js';
+import type { ProgressCallback } from '../loaders/fetch.js';
+import { OptionError, WebgenError } from '../runtime/errors.js';
+import type { GenerateOptions } from '../runtime/generate.js';
+import { selfCheck } from '../runtime/selfcheck.js';
+
+/** The default text model, trained by tools/train_gpt2.py and shipped in the package. */
+export const DEFAULT_GPT2 = new URL('../../pretrained/gpt2-kjv/', import.meta.url).pathname;
 
 const USAGE = `usage: webgen <command> [options]
 
 commands:
-  selfcheck             run one WGSL kernel on the WebGPU adapter and check it against the CPU
+  generate [PROMPT]     stream a continuation of PROMPT (default model: pretrained/gpt2-kjv)
+      --model DIR|URL             a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json + merges.txt)
+      --dtype f32|f16             weight storage on the GPU (default f32)
+      --max-new-tokens N          (default 50)
+      --greedy                    always the most likely token (the default unless sampling options are given)
+      --temperature T  --top-k K  --top-p P  --repetition-penalty R  --seed S
+      --stop STRING               stop at STRING (repeatable)
+      --num-return-sequences N    N samples of the same prompt, decoded as one batch
+      --prompt-ids 1,2,3          token ids instead of PROMPT
+      --json                      print prompt ids, generated ids, text and timings as JSON
+  logits --ids 1,2,3 --out FILE   write the logits of every position as little-endian float32 [T, vocab]
+      --model DIR|URL  --dtype f32|f16
+  selfcheck                       run one WGSL kernel on the adapter and check it against the CPU
 
 environment:
   WEBGEN_VULKAN=lavapipe|swiftshader   pick a software Vulkan driver for Dawn (machines without a GPU)
 `;
 
+function ints(s: string, flag: string): number[] {
+  const out = s.split(',').map((x) => Number(x.trim()));
+  if (out.length === 0 || out.some((x) => !Number.isInteger(x) || x < 0)) throw new OptionError(`${flag} must be comma-separated token ids, got "${s}"`);
+  return out;
+}
+
+function num(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new OptionError(`${flag} must be a number, got "${v}"`);
+  return n;
+}
+
+function dtypeOf(v: string | undefined): 'f32' | 'f16' {
+  if (v === undefined || v === 'f32' || v === 'f16') return v ?? 'f32';
+  throw new OptionError(`--dtype must be f32 or f16, got "${v}"`);
+}
+
+/** A download progress bar on stderr (only when stderr is a terminal and the file is remote). */
+function progressBar(): { onProgress: ProgressCallback; stop(): void } {
+  if (!process.stderr.isTTY) return { onProgress: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    { format: '{file} [{bar}] {percentage}% {value}/{total} MB', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    onProgress: ({ file, loaded, total }) => {
+      if (total === undefined || total < 4 << 20) return;
+      const mb = (x: number) => Math.round(x / 1e5) / 10;
+      if (!started) {
+        bar.start(mb(total), 0, { file });
+        started = true;
+      }
+      bar.update(mb(loaded), { file });
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+async function loadModel(model: string | undefined, dtype: 'f32' | 'f16'): Promise<GPT2> {
+  const progress = progressBar();
+  try {
+    return await GPT2.load(model ?? DEFAULT_GPT2, { dtype, onProgress: progress.onProgress });
+  } finally {
+    progress.stop();
+  }
+}
+
+async function generate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      dtype: { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      greedy: { type: 'boolean' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      stop: { type: 'string', multiple: true },
+      'num-return-sequences': { type: 'string' },
+      'prompt-ids': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const prompt: string | number[] = values['prompt-ids'] !== undefined ? ints(values['prompt-ids'], '--prompt-ids') : positionals.join(' ');
+  if (typeof prompt === 'string' && prompt.length === 0) throw new OptionError('give a PROMPT or --prompt-ids');
+  const options: GenerateOptions = {
+    maxNewTokens: num(values['max-new-tokens'], '--max-new-tokens'),
+    greedy: values.greedy ? true : undefined,
+    temperature: num(values.temperature, '--temperature'),
+    topK: num(values['top-k'], '--top-k'),
+    topP: num(values['top-p'], '--top-p'),
+    repetitionPenalty: num(values['repetition-penalty'], '--repetition-penalty'),
+    seed: num(values.seed, '--seed'),
+    stop: values.stop,
+    numReturnSequences: num(values['num-return-sequences'], '--num-return-sequences'),
+  };
+  const lm = await loadModel(values.model, dtypeOf(values.dtype));
+  try {
+    const it = lm.generate(prompt, options);
+    const batch = options.numReturnSequences ?? 1;
+    if (!values.json && batch === 1 && typeof prompt === 'string') process.stdout.write(prompt);
+    let r;
+    for (;;) {
+      const step = await it.next();
+      if (step.done) {
+        r = step.value;
+        break;
+      }
+      if (!values.json && batch === 1) process.stdout.write(step.value.text);
+    }
+    if (values.json) {
+      const a = lm.gpu.adapter;
+      console.log(
+        JSON.stringify(
+          {
+            model: values.model ?? DEFAULT_GPT2,
+            dtype: lm.dtype,
+            adapter: a.description || a.device || a.architecture,
+            promptIds: r.promptIds,
+            sequences: r.sequences,
+            prefillMs: round(r.prefillMs),
+            msPerToken: round(r.msPerToken),
+            tokensPerSecond: r.msPerToken ? round(1000 / r.msPerToken) : null,
+          },
+          null,
+          2,
+        ),
+      );
+    } else if (batch > 1) {
+      r.sequences.forEach((s, i) => console.log(`--- sequence ${i} (${s.finishReason})\n${typeof prompt === 'string' ? prompt : ''}${s.text}`));
+    } else {
+      process.stdout.write('\n');
+      console.error(`[${r.sequences[0].ids.length} tokens, prefill ${round(r.prefillMs)} ms, ${round(r.msPerToken)} ms/token]`);
+    }
+    return 0;
+  } finally {
+    lm.dispose();
+  }
+}
+
+async function logits(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { model: { type: 'string' }, ids: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' } } });
+  if (!values.ids) throw new OptionError('--ids 1,2,3 is required');
+  if (!values.out) throw new OptionError('--out FILE is required');
+  const ids = ints(values.ids, '--ids');
+  const lm = await loadModel(values.model, dtypeOf(values.dtype));
+  try {
+    const out = await lm.logits(ids);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    await writeFile(values.out, bytes);
+    let sum = 0;
+    for (const v of out) sum += v;
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    console.log(`logits [${ids.length}, ${lm.config.vocabSize}] float32 -> ${values.out}`);
+    console.log(`sum ${sum.toPrecision(10)} sha256 ${sha}`);
+    return 0;
+  } finally {
+    lm.dispose();
+  }
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'generate':
+      return generate(rest);
+    case 'logits':
+      return logits(rest);
     case 'selfcheck': {
       parseArgs({ args: rest, options: {} });
       const r = await selfCheck();
@@ -42,6 +216,7 @@ main(process.argv.slice(2)).then(
   },
   (e) => {
     if (e instanceof WebgenError) console.error(`webgen: ${e.name}: ${e.message}`);
+    else if ((e as any)?.code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`webgen: ${(e as Error).message}\n\n${USAGE}`);
     else console.error(e);
     process.exitCode = 1;
   },

@@ -87,7 +87,7 @@ export class GPT2 {
 
   /** Streams the continuation of a prompt (text, or token ids) as pieces of text. */
   async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GenerationPiece, GenerationResult> {
-    const codec = this.codec();
+    const codec = this.codec(typeof prompt !== 'string');
     if (this.generating) throw new OptionError('a generation is already running on this model; wait for it or use another model instance');
     this.generating = true;
     try {
@@ -112,9 +112,16 @@ export class GPT2 {
     return (this.stepper_ ??= new GPT2Stepper(this));
   }
 
-  private codec(): TextCodec {
+  /** The tokenizer; without one, token-id prompts still work (the result has ids and no text). */
+  private codec(idsOnly: boolean): TextCodec {
     if (this.tokenizer) return this.tokenizer;
-    throw new OptionError('this model has no tokenizer (vocab.json + merges.txt or tokenizer.json beside the weights); set model.tokenizer');
+    if (!idsOnly) throw new OptionError('this model has no tokenizer (vocab.json + merges.txt or tokenizer.json beside the weights): give the prompt as token ids or set model.tokenizer');
+    return {
+      eosTokenId: this.config.eosTokenId,
+      encode: () => [],
+      decode: () => '',
+      createStreamDecoder: () => ({ push: () => '', flush: () => '' }),
+    };
   }
 
   /** Loads config.json and model.safetensors from a folder (directory path, URL prefix or file map). */
