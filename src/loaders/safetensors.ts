@@ -154,3 +154,45 @@ function copyTyped<T>(bytes: Uint8Array, ctor: TypedCtor<T>, n: number): T {
   new Uint8Array(buf).set(bytes.subarray(0, n * ctor.BYTES_PER_ELEMENT));
   return new ctor(buf, 0, n);
 }
+
+/** Tensors to write: float32 values (stored as F32, or rounded to F16) or int32 ids. */
+export interface TensorToWrite {
+  data: Float32Array | Uint16Array | Int32Array;
+  shape: readonly number[];
+  /** 'F16' takes Float32Array (rounded) or Uint16Array (half bits). Default: F32 for floats, I32 for ints. */
+  dtype?: 'F32' | 'F16' | 'I32';
+}
+
+/** Serialises tensors as a safetensors file (for tests, benchmarks and tools that make models in memory). */
+export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const dtype = t.dtype ?? (t.data instanceof Int32Array ? 'I32' : 'F32');
+    let bytes: Uint8Array;
+    if (dtype === 'F16') {
+      const half = t.data instanceof Uint16Array ? t.data : f32ArrayToF16(t.data as Float32Array);
+      bytes = new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
+    } else {
+      bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    }
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    parts.push(bytes);
+    offset += bytes.byteLength;
+  }
+  if (metadata) header.__metadata__ = metadata;
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  // pad the header with spaces so the data starts 8-byte aligned, as the reference writer does
+  const head = new Uint8Array(Math.ceil(raw.byteLength / 8) * 8).fill(0x20);
+  head.set(raw);
+  const out = new Uint8Array(8 + head.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
+  out.set(head, 8);
+  let p = 8 + head.byteLength;
+  for (const b of parts) {
+    out.set(b, p);
+    p += b.byteLength;
+  }
+  return out;
+}

@@ -45,15 +45,37 @@ export function bf16BitsToF32(h: number): number {
   return f32[0];
 }
 
+/** Rounds float32 values to IEEE half bits (nearest even); the same rules as f32ToF16Bits, inlined. */
 export function f32ArrayToF16(src: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]);
+  const f = src instanceof Float32Array ? src : Float32Array.from(src);
+  const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
+  const out = new Uint16Array(f.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const exp = (b >>> 23) & 0xff;
+    // normal halves (the common case) inline; everything else through the scalar path
+    if (exp > 112 && exp < 143) {
+      const half = (((b >>> 16) & 0x8000) | ((exp - 112) << 10) | ((b >>> 13) & 0x3ff)) >>> 0;
+      const rem = b & 0x1fff;
+      out[i] = half + (rem > 0x1000 || (rem === 0x1000 && half & 1) ? 1 : 0);
+    } else {
+      out[i] = f32ToF16Bits(f[i]);
+    }
+  }
   return out;
 }
 
+let F16_TABLE: Float32Array | undefined;
+
+/** Half bits -> float32 through a 65536-entry table (built once). */
 export function f16ArrayToF32(src: Uint16Array): Float32Array {
+  if (!F16_TABLE) {
+    F16_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) F16_TABLE[h] = f16BitsToF32(h);
+  }
+  const t = F16_TABLE;
   const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]);
+  for (let i = 0; i < src.length; i++) out[i] = t[src[i]];
   return out;
 }
 
