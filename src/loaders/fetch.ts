@@ -108,7 +108,9 @@ export function fileIn(folder: ModelFolder, file: string): ModelSource | undefin
   if (typeof folder === 'string' || folder instanceof URL) {
     const base = folder instanceof URL ? folder.href : folder;
     if (isNode && !/^(https?|data|blob|file):/i.test(base)) return base.replace(/\/+$/, '') + '/' + file;
-    return new URL(file, base.endsWith('/') ? base : base + '/').href;
+    // relative folders resolve against the page (or worker) location
+    const abs = new URL(base.endsWith('/') ? base : base + '/', (globalThis as any).location?.href);
+    return new URL(file, abs).href;
   }
   return folder[file];
 }
