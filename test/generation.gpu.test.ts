@@ -15,9 +15,9 @@ import { useGpu } from './helpers/gpu.js';
 
 const dir = (name: string) => `${FIXTURES}gpt2/${name}/`;
 
-async function load(g: Gpu, name: string, file = 'model.safetensors', dtype: 'f32' | 'f16' = 'f32') {
+async function load(g: Gpu, name: string, file = 'model.safetensors', dtype: 'f32' | 'f16' = 'f32', layout: 'auto' | 'kn' | 'nk' = 'auto') {
   const config = parseGPT2Config(loadJson(dir(name) + 'config.json'));
-  return GPT2.fromSafetensors(loadSafetensors(dir(name) + file), config, { dtype, gpu: g });
+  return GPT2.fromSafetensors(loadSafetensors(dir(name) + file), config, { dtype, gpu: g, layout });
 }
 
 /** Ids as text "<id> " so tests on tokenizer-less fixtures can still run the full loop. */
@@ -91,7 +91,9 @@ describe('GPU sampler against the CPU reference', () => {
 describe('GPT-2 generation on the GPU', () => {
   const gpu = useGpu();
 
-  for (const [folder, file, dtype, variant] of [
+  for (const [folder, file, dtype, variant, layout] of [
+    ['base', 'model.safetensors', 'f32', 'f32', 'kn'],
+    ['odd', 'model-f16.safetensors', 'f16', 'f16', 'kn'],
     ['base', 'model.safetensors', 'f32', 'f32'],
     ['base', 'model-f16.safetensors', 'f16', 'f16'],
     ['odd', 'model.safetensors', 'f32', 'f32'],
@@ -99,9 +101,9 @@ describe('GPT-2 generation on the GPU', () => {
     ['odd', 'model-bf16.safetensors', 'f32', 'bf16'],
     ['tanh', 'model.safetensors', 'f32', 'f32'],
   ] as const) {
-    it(`greedy continuation of ${folder}/${file} (${dtype}) equals PyTorch's token for token`, async () => {
+    it(`greedy continuation of ${folder}/${file} (${dtype}${layout ? `, ${layout}` : ''}) equals PyTorch's token for token`, async () => {
       const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
-      const lm = await load(gpu(), folder, file, dtype);
+      const lm = await load(gpu(), folder, file, dtype, layout ?? 'auto');
       try {
         const prompt = Array.from(golden.ints('greedy_prompt'));
         // prompt + maxNewTokens must fit n_positions (the fixture's last token is never fed back)

@@ -10,9 +10,9 @@ import { useGpu } from './helpers/gpu.js';
 
 const dir = (name: string) => `${FIXTURES}gpt2/${name}/`;
 
-async function load(g: Gpu, name: string, file: string, dtype: 'f32' | 'f16') {
+async function load(g: Gpu, name: string, file: string, dtype: 'f32' | 'f16', layout: 'auto' | 'kn' | 'nk' = 'auto') {
   const config = parseGPT2Config(loadJson(dir(name) + 'config.json'));
-  return GPT2.fromSafetensors(loadSafetensors(dir(name) + file), config, { dtype, gpu: g });
+  return GPT2.fromSafetensors(loadSafetensors(dir(name) + file), config, { dtype, gpu: g, layout });
 }
 
 /** max |engine - reference| <= rel * max |reference| (the issue's bound). */
@@ -24,7 +24,12 @@ function checkLogits(got: Float32Array, ref: Float32Array, rel: number, what: st
 
 describe('GPT-2 logits against float64 PyTorch', () => {
   const gpu = useGpu();
-  const cases: { folder: string; file: string; dtype: 'f32' | 'f16'; variant: string; rel: number }[] = [
+  const cases: { folder: string; file: string; dtype: 'f32' | 'f16'; variant: string; rel: number; layout?: 'kn' | 'nk' }[] = [
+    // both weight layouts ('auto' picks nk on these software adapters)
+    { folder: 'base', file: 'model.safetensors', dtype: 'f32', variant: 'f32', rel: 1e-4, layout: 'kn' },
+    { folder: 'odd', file: 'model.safetensors', dtype: 'f32', variant: 'f32', rel: 1e-4, layout: 'kn' },
+    { folder: 'odd', file: 'model-f16.safetensors', dtype: 'f16', variant: 'f16', rel: 1e-4, layout: 'kn' },
+    { folder: 'odd', file: 'model-f16.safetensors', dtype: 'f16', variant: 'f16', rel: 1e-4, layout: 'nk' },
     { folder: 'base', file: 'model.safetensors', dtype: 'f32', variant: 'f32', rel: 1e-4 },
     { folder: 'base', file: 'model-f16.safetensors', dtype: 'f16', variant: 'f16', rel: 1e-4 },
     { folder: 'base', file: 'model-bf16.safetensors', dtype: 'f32', variant: 'bf16', rel: 1e-4 },
@@ -38,9 +43,10 @@ describe('GPT-2 logits against float64 PyTorch', () => {
     { folder: 'odd', file: 'model.safetensors', dtype: 'f16', variant: 'f32', rel: 5e-3 },
   ];
   for (const c of cases) {
-    it(`${c.folder}/${c.file} as ${c.dtype} matches logits_${c.variant} within ${c.rel} x max|logit|`, async () => {
+    it(`${c.folder}/${c.file} as ${c.dtype}${c.layout ? ` (${c.layout})` : ''} matches logits_${c.variant} within ${c.rel} x max|logit|`, async () => {
       const golden = loadSafetensors(dir(c.folder) + 'golden.safetensors');
-      const lm = await load(gpu(), c.folder, c.file, c.dtype);
+      const lm = await load(gpu(), c.folder, c.file, c.dtype, c.layout);
+      if (c.layout) expect(lm.weights.layout).toBe(c.layout);
       try {
         const lengths: number[] = JSON.parse(golden.metadata.lengths);
         const errs: string[] = [];
@@ -50,7 +56,7 @@ describe('GPT-2 logits against float64 PyTorch', () => {
           const e = checkLogits(got, golden.f32(`logits_${c.variant}_${T}`), c.rel, `${c.folder} ${c.variant} T=${T}`);
           errs.push(`T=${T}: ${e.toExponential(2)}`);
         }
-        console.log(`${c.folder}/${c.file} dtype=${c.dtype} vs logits_${c.variant}: max|err|/max|ref| ${errs.join(', ')}`);
+        console.log(`${c.folder}/${c.file} dtype=${c.dtype} layout=${lm.weights.layout} vs logits_${c.variant}: max|err|/max|ref| ${errs.join(', ')}`);
       } finally {
         lm.dispose();
       }
@@ -58,10 +64,10 @@ describe('GPT-2 logits against float64 PyTorch', () => {
   }
 
   it('matches the hidden states after every block', async () => {
-    for (const folder of ['base', 'odd', 'relu']) {
+    for (const [folder, layout] of [['base', 'kn'], ['odd', 'nk'], ['relu', 'auto']] as const) {
       const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
       const H = Number(golden.metadata.hidden_length);
-      const lm = await load(gpu(), folder, 'model.safetensors', 'f32');
+      const lm = await load(gpu(), folder, 'model.safetensors', 'f32', layout);
       const ids = Array.from(golden.ints(`ids_${H}`));
       for (let L = 0; L <= lm.config.nLayer; L++) {
         const ref = golden.f32(`hidden_${H}_${L}`);

@@ -261,6 +261,15 @@ export class Gpu {
     return result;
   }
 
+  /**
+   * A CPU implementation of WebGPU (lavapipe/llvmpipe, SwiftShader, WARP): kernels that suit a CPU's
+   * caches (each invocation streaming its own contiguous row) beat GPU-shaped ones there.
+   */
+  get isSoftware(): boolean {
+    const a = this.adapter;
+    return a.architecture === 'swiftshader' || a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp|basic render/i.test(`${a.device} ${a.description}`);
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }
