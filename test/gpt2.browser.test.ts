@@ -40,4 +40,29 @@ describe('GPT-2 in Chromium', () => {
       expect(r.ids).toEqual(want);
     });
   }
+
+  it('the default model generates text from a text prompt (tokenizer in the page), as PyTorch greedy', async () => {
+    const ref = loadSafetensors(new URL('../pretrained/gpt2-kjv/reference.safetensors', import.meta.url).pathname);
+    const prompt = Array.from(ref.ints('prompt_ids'));
+    const want = Array.from(ref.ints('greedy_continuation'));
+    const r = await s.page.evaluate(async (prompt: number[], n: number) => {
+      const w = (window as any).webgen;
+      const lm = await w.GPT2.load('/pretrained/gpt2-kjv/', { dtype: 'f16' });
+      const text = lm.tokenizer.decode(prompt);
+      let streamed = '';
+      const it = lm.generate(text, { maxNewTokens: n, stopAtEos: false });
+      let res;
+      for (;;) {
+        const step = await it.next();
+        if (step.done) { res = step.value; break; }
+        streamed += step.value.text;
+      }
+      lm.dispose();
+      return { promptIds: res.promptIds, ids: res.sequences[0].ids, text: res.sequences[0].text, streamed };
+    }, prompt, want.length);
+    expect(r.promptIds).toEqual(prompt); // the page's tokenizer encodes the prompt as the trainer did
+    expect(r.ids).toEqual(want);
+    expect(r.streamed).toBe(r.text);
+    expect(r.text.length).toBeGreaterThan(10);
+  });
 });
