@@ -4,6 +4,12 @@
 export { GPT2, loadTokenizer } from './models/gpt2.js';
 export type { GPT2Options, WeightDType } from './models/gpt2.js';
 export { randomGPT2, gpt2Config, GPT2_SHAPES } from './models/gpt2-random.js';
+export { Generator, randomLatents, slerpLatents, lowerGraph } from './models/generator.js';
+export type { GeneratorLoadOptions, GenerateRequest, Program, Step, Value } from './models/generator.js';
+export { parseGraph, dcganGraph } from './models/generator-graph.js';
+export type { GeneratorGraph, LayerSpec, DenseLayer, ReshapeLayer, ConvTranspose2dLayer, BatchNormLayer, ActivationLayer } from './models/generator-graph.js';
+export { imageRgba, toImageData, gridRgba, encodePng } from './models/images.js';
+export type { ImageSpec, Rgba, GridOptions } from './models/images.js';
 
 // Generation
 export type { GenerateOptions, GenerationPiece, GenerationResult, FinishReason, TokenStepper, TextCodec } from './runtime/generate.js';
@@ -26,5 +32,9 @@ export type { DType } from './runtime/tensor.js';
 export { Plan } from './runtime/plan.js';
 export * from './runtime/errors.js';
 export { add } from './kernels/add.js';
+export { matmul } from './kernels/matmul.js';
+export { convTranspose2d, convTransposeOutputSize, kerasSamePadding, weightFromPytorch, weightFromKeras, view4 } from './kernels/conv_transpose2d.js';
+export type { ConvTransposeOptions, GanActivation, View4 } from './kernels/conv_transpose2d.js';
+export { scaleShift } from './kernels/scale_shift.js';
 export { selfCheck } from './runtime/selfcheck.js';
 export type { SelfCheckResult } from './runtime/selfcheck.js';

@@ -9,6 +9,7 @@ import type { ProgressCallback } from '../loaders/fetch.js';
 import { OptionError, WebgenError } from '../runtime/errors.js';
 import type { GenerateOptions } from '../runtime/generate.js';
 import { selfCheck } from '../runtime/selfcheck.js';
+import { runGan } from './gan.js';
 
 /** The default text model, trained by tools/train_gpt2.py and shipped in the package. */
 export const DEFAULT_GPT2 = new URL('../../pretrained/gpt2-kjv/', import.meta.url).pathname;
@@ -28,6 +29,7 @@ commands:
       --json                      print prompt ids, generated ids, text and timings as JSON
   logits --ids 1,2,3 --out FILE   write the logits of every position as little-endian float32 [T, vocab]
       --model DIR|URL  --dtype f32|f16
+  gan                             images from a GAN generator (default: the project's emoji DCGAN); webgen gan --help
   selfcheck                       run one WGSL kernel on the adapter and check it against the CPU
 
 environment:
@@ -190,6 +192,8 @@ async function main(argv: string[]): Promise<number> {
       return generate(rest);
     case 'logits':
       return logits(rest);
+    case 'gan':
+      return runGan(rest);
     case 'selfcheck': {
       parseArgs({ args: rest, options: {} });
       const r = await selfCheck();
