@@ -19,6 +19,10 @@ import subprocess
 import sys
 import time
 
+# Idle OpenMP threads sleep instead of spinning: on a shared, oversubscribed machine spinning made steps
+# 5-10x slower. This changes only scheduling, not results.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -44,6 +48,21 @@ def kjv_chapters():
 
 
 # ---------------------------------------------------------------- model (HF GPT-2 names and layout)
+# Debian's torch links the reference BLAS (~3 GFLOP/s), but its oneDNN convolutions are fast, so the
+# matrix products are written as convolutions (the math is unchanged: y = x @ W + b).
+def linear(x, w_in_out, b=None):
+    """x [..., in] @ w [in, out] (+ b) as a 1x1 convolution over [N, in, L]."""
+    y = F.conv1d(x.reshape(-1, x.shape[-2], x.shape[-1]).transpose(1, 2), w_in_out.t().unsqueeze(-1), b)
+    return y.transpose(1, 2).reshape(*x.shape[:-1], -1)
+
+
+def bmm_nt(a, b):
+    """a [G, M, K] @ b[G, N, K]^T -> [G, M, N] as a grouped 1x1 convolution."""
+    G, M, K = a.shape
+    N = b.shape[1]
+    return F.conv1d(b.transpose(1, 2).reshape(1, G * K, N), a.reshape(G * M, K, 1), groups=G).view(G, M, N)
+
+
 class Conv1D(nn.Module):
     """HF GPT-2's Conv1D: y = x @ W + b with W stored [in, out]."""
 
@@ -53,7 +72,7 @@ class Conv1D(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_out))
 
     def forward(self, x):
-        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], -1)
+        return linear(x, self.weight, self.bias)
 
 
 class Attention(nn.Module):
@@ -66,11 +85,13 @@ class Attention(nn.Module):
     def forward(self, x):
         B, T, E = x.shape
         q, k, v = self.c_attn(x).split(E, dim=2)
-        q, k, v = (t.view(B, T, self.nh, E // self.nh).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(E // self.nh)
+        hd = E // self.nh
+        q, k, v = (t.reshape(B, T, self.nh, hd).transpose(1, 2).reshape(B * self.nh, T, hd) for t in (q, k, v))
+        att = bmm_nt(q, k) / math.sqrt(hd)
         mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
         att = att.masked_fill(~mask, float("-inf")).softmax(-1)
-        return self.c_proj((att @ v).transpose(1, 2).reshape(B, T, E))
+        y = bmm_nt(att, v.transpose(1, 2))  # [B*nh, T, hd]
+        return self.c_proj(y.view(B, self.nh, T, hd).transpose(1, 2).reshape(B, T, E))
 
 
 class MLP(nn.Module):
@@ -110,7 +131,7 @@ class GPT2(nn.Module):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for b in self.h:
             x = b(x)
-        return self.ln_f(x) @ self.wte.weight.t()  # tied head
+        return linear(self.ln_f(x), self.wte.weight.t())  # tied head
 
 
 def config(vocab_size, n_layer, n_head, n_embd, n_positions, eot):
@@ -247,11 +268,14 @@ def main():
 
     # ---- evaluation and references from the stored F16 weights (upcast)
     w16, _ = safetensors_io.load(os.path.join(args.out, "model.safetensors"))
-    m64 = GPT2(cfg).double()
+    m16 = GPT2(cfg)  # the stored F16 weights upcast to F32 (val loss, samples)
+    m16.load_state_dict({k: v.float() for k, v in w16.items()})
+    m64 = GPT2(cfg).double()  # the stored F16 weights upcast to F64 (reference)
     m64.load_state_dict({k: v.double() for k, v in w16.items()})
+    m16.eval()
     m64.eval()
     vl32, ntok = evaluate(model, val, T)
-    vl16, _ = evaluate(m64, val, T)
+    vl16, _ = evaluate(m16, val, T)
     tok_per_byte = len(val) / val_bytes  # includes the EOTs, a slight overestimate of cost per byte
     summary = {"params": nparams, "train_tokens": len(train), "val_tokens": len(val), "val_bytes": val_bytes,
                "tokens_seen": steps * B * T, "train_seconds": round(train_s), "total_seconds": round(time.time() - t0),
@@ -280,7 +304,7 @@ def main():
     samples = []
     for p, temp, seed in [("In the beginning", 0.0, 0), ("And the LORD said", 0.0, 0),
                           ("And the LORD said", 0.8, 1), ("Blessed are", 0.8, 2)]:
-        out = generate(m64, enc.encode(p), 60, temp, 40, seed)
+        out = generate(m16, enc.encode(p), 60, temp, 40, seed)
         samples.append({"prompt": p, "temperature": temp, "top_k": 40 if temp else None, "seed": seed, "text": enc.decode(out)})
         print(json.dumps(samples[-1]), flush=True)
     summary["samples"] = samples
