@@ -1,0 +1,181 @@
+// `npm run bench:browser`: the same benchmarks in headless Chromium (Debian's /usr/bin/chromium, WebGPU on
+// SwiftShader), on a page served by a Vite dev server with the cross-origin isolation headers that
+// wasm threads need, driven by puppeteer-core; plus ONNX Runtime Web (webgpu and wasm) on GPT-2 124M
+// exported from PyTorch at benchmark time, and PyTorch on the CPU as the native reference. Prints the
+// tables and writes bench/out/chromium-swiftshader.json (and, for a full run, bench/RESULTS.md).
+//
+//   npm run bench:browser [-- --quick] [--only kernels,gpt2,gan,ort,pytorch] [--filter REGEX] [--no-tfjs]
+//                         [--ort-runs N] [--ort-webgpu-step] [--out FILE]
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import puppeteer from 'puppeteer-core';
+import { createServer } from 'vite';
+import { machine, OUT_DIR, PYTHON, pytorchReference, run, writeOutputs } from './lib/node-side.js';
+import { markdown, type Report, type Row } from './lib/report.js';
+import { SUITES, type SuiteName } from './suites/index.js';
+
+const USAGE = `usage: npm run bench:browser -- [options]
+  --quick              a smoke run: fewer rounds, no context 512, ONNX Runtime wasm only
+  --only LIST          suites, comma-separated: ${Object.keys(SUITES).join(', ')}, ort, pytorch (default: all)
+  --filter REGEX       only cases whose "group case" matches
+  --no-tfjs            leave TensorFlow.js out
+  --no-variants        leave out the competing kernels of bench/kernels ("variant" rows)
+  --ort-runs N         timed ONNX Runtime runs per shape after the warm-up (default: webgpu 2, wasm 3)
+  --ort-webgpu-step    also time ONNX Runtime webgpu's T=129 step (one to two minutes a run on SwiftShader)
+  --out FILE           JSON path (default bench/out/chromium-swiftshader[-quick|-partial].json)
+environment: CHROMIUM_PATH (default /usr/bin/chromium), WEBGEN_PYTHON (default /usr/bin/python3)`;
+
+const FLAGS = [
+  '--headless=new',
+  '--enable-unsafe-webgpu',
+  '--enable-webgpu-developer-features', // full-resolution timestamp queries
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+  '--disable-renderer-backgrounding',
+  '--disable-background-timer-throttling',
+  '--js-flags=--max-old-space-size=8192',
+];
+
+const ONNX = join(OUT_DIR, 'gpt2-124m.onnx');
+
+async function main(): Promise<number> {
+  const { values: v } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      filter: { type: 'string' },
+      'no-tfjs': { type: 'boolean' },
+      'no-variants': { type: 'boolean' },
+      'ort-runs': { type: 'string' },
+      'ort-webgpu-step': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const quick = !!v.quick;
+  const all = [...Object.keys(SUITES), 'ort', 'pytorch'];
+  const only = v.only ? v.only.split(',').map((s) => s.trim()) : all;
+  for (const s of only) if (!all.includes(s)) throw new Error(`--only: unknown suite "${s}"\n${USAGE}`);
+  const full = !quick && !v.only && !v.filter && !v['no-tfjs'] && !v['no-variants'];
+  const log = (l: string) => console.log(l);
+  const started = new Date();
+  const opts = { quick, filter: v.filter, noTfjs: v['no-tfjs'], noVariants: v['no-variants'] };
+
+  const wantOrt = only.includes('ort') && !v.filter;
+  if (wantOrt && !existsSync(ONNX)) {
+    log(`exporting GPT-2 124M (random weights) to ${ONNX} with PyTorch (tools/export_gpt2_onnx.py) ...`);
+    const t0 = performance.now();
+    log((await run(PYTHON, ['tools/export_gpt2_onnx.py', '--out', ONNX], log, 15 * 60_000)).trim());
+    log(`export: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+
+  const server = await createServer({
+    configFile: false,
+    root: process.cwd(),
+    logLevel: 'error',
+    server: {
+      port: 0,
+      host: '127.0.0.1',
+      // wasm threads (SharedArrayBuffer) need a cross-origin isolated page
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+      fs: { allow: ['.'] },
+      // a run takes many minutes while others edit src/: never reload the page under it
+      hmr: false,
+      watch: null,
+    },
+    optimizeDeps: {
+      entries: ['bench/page.html'],
+      include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'],
+      exclude: ['onnxruntime-web'], // it finds its .wasm/.mjs files next to itself
+    },
+  });
+  await server.listen();
+  const addr = server.httpServer!.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: FLAGS,
+    headless: true,
+    protocolTimeout: 60 * 60_000, // one page.evaluate may run a suite for many minutes
+  });
+  const report: Report = {
+    title: '',
+    command: `npm run bench:browser${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    quick,
+    started: started.toISOString(),
+    env: undefined as unknown as Report['env'],
+    rows: [],
+  };
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      const t = m.text();
+      if (!/^\[vite\]/.test(t)) log(m.type() === 'log' ? t : `[${m.type()}] ${t}`);
+    });
+    page.on('pageerror', (e) => log(`[pageerror] ${(e as Error).message}`));
+    await page.goto(`http://127.0.0.1:${port}/bench/page.html`);
+    await page.waitForFunction('window.__ready === true', { timeout: 180_000 });
+    const version = await browser.version();
+    const env = await page.evaluate((o) => (window as any).bench.open(o), opts);
+    report.title = `Headless ${version}, WebGPU on ${/swiftshader/i.test(JSON.stringify(env.adapter)) ? 'SwiftShader' : JSON.stringify(env.adapter)}`;
+    report.env = { runtime: 'chromium', version, ...env, ...machine() };
+    log(`webgen bench: ${report.title}`);
+    log(`adapter: ${JSON.stringify(env.adapter)} timestamps=${env.timestamps} f16=${env.f16} crossOriginIsolated=${env.crossOriginIsolated}`);
+    log(env.tfjs ? `TF.js ${env.tfjs.version}: ${env.tfjs.error ?? `adapter ${env.tfjs.adapter}, timestamps=${env.tfjs.timestamps}`}` : 'TF.js: off');
+    for (const name of Object.keys(SUITES) as SuiteName[]) {
+      if (!only.includes(name)) continue;
+      const t0 = performance.now();
+      log(`\n== ${name}`);
+      const rows: Row[] = await page.evaluate((n, o) => (window as any).bench.run(n, o), name, opts);
+      report.rows.push(...rows);
+      log(`== ${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+    if (wantOrt) {
+      const t0 = performance.now();
+      log('\n== ort (ONNX Runtime Web)');
+      const n = v['ort-runs'] ? Number(v['ort-runs']) : undefined;
+      const r = await page.evaluate((o) => (window as any).bench.ort(o), {
+        model: '/bench/out/gpt2-124m.onnx',
+        providers: quick ? ['wasm'] : ['webgpu', 'wasm'],
+        runs: { webgpu: n ?? 2, wasm: n ?? (quick ? 2 : 3) },
+        webgpuStep: !!v['ort-webgpu-step'],
+      });
+      report.rows.push(...r.rows);
+      report.env.ort = { version: r.version };
+      log(`== ort: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  if (only.includes('pytorch') && !v.filter) {
+    log('\n== pytorch (tools/pytorch_decode_bench.py)');
+    const t0 = performance.now();
+    const pt = await pytorchReference(quick, log);
+    report.pytorch = pt.json;
+    report.rows.push(...pt.rows);
+    log(`== pytorch: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  report.finished = new Date().toISOString();
+  console.log('\n' + markdown(report));
+  const out = writeOutputs(report, 'chromium-swiftshader', full, v.out);
+  log(`\nwrote ${out.json}${out.results ? ` and ${out.results}` : ''} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all)`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,223 @@
+// GPT-2 124M shape with random weights made in memory: load, prefill, decode steps with the KV cache
+// and GPU memory, in f32 and f16 weights, through the public model API (GPT2 + its token stepper), wall
+// clock of each user-visible call (the sampled token read back).
+import { GPT2 } from '../../src/models/gpt2.js';
+import { gpt2Config, randomGPT2 } from '../../src/models/gpt2-random.js';
+import { Gpu } from '../../src/runtime/device.js';
+import { resolveSampling } from '../../src/runtime/sampling.js';
+import { attention, kvStore } from '../../src/kernels/attention.js';
+import { embedding } from '../../src/kernels/embedding.js';
+import { layerNorm } from '../../src/kernels/layernorm.js';
+import { sample, samplerMeta } from '../../src/kernels/sample.js';
+import { Plan } from '../../src/runtime/plan.js';
+import { Tensor } from '../../src/runtime/tensor.js';
+import { matmulVec4 } from '../kernels/matmul_vec4.js';
+import { wanted, type BenchContext } from '../lib/compete.js';
+import { figure } from '../lib/stats.js';
+import type { Row } from '../lib/report.js';
+
+export const GPT2_GROUP = 'GPT-2 124M';
+
+/** Deterministic token ids (any ids give the same work). */
+export function promptIds(n: number, seed = 1): number[] {
+  const ids: number[] = [];
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    ids.push(s % 50000);
+  }
+  return ids;
+}
+
+const MiB = 2 ** 20;
+
+export async function runGpt2(ctx: BenchContext): Promise<void> {
+  const cfg = gpt2Config('gpt2');
+  const V = cfg.vocabSize;
+  const sampling = resolveSampling({ greedy: true, seed: 1 }, V);
+  const loads = ctx.quick ? 1 : 3;
+  let prefillRounds = ctx.quick ? { min: 1, max: 2 } : { min: 3, max: 8 };
+  let decodeSteps = ctx.quick ? 4 : 16;
+  for (const dtype of ['f32', 'f16'] as const) {
+    const engine = `webgen ${dtype}`;
+    if (!wanted(ctx, `${GPT2_GROUP} ${engine}`)) continue;
+    const rows: Row[] = [];
+    const push = (r: Omit<Row, 'group' | 'engine'> & { engine?: string }) => {
+      const row = { group: GPT2_GROUP, engine, ...r } as Row;
+      rows.push(row);
+      ctx.rows.push(row);
+      ctx.log(`  ${GPT2_GROUP} ${row.case} / ${row.engine}: ${row.ms ? row.ms.median.toFixed(1) + ' ms' : row.value !== undefined ? row.value.toFixed(1) + ' ' + row.unit : row.error}`);
+    };
+    let t = performance.now();
+    const st = randomGPT2(cfg, 1, dtype === 'f16' ? 'F16' : 'F32');
+    const makeMs = performance.now() - t;
+    // a device of its own: clean memory figures, and pipelines created (and timed) for this model alone
+    const gpu = await Gpu.create();
+    let lm: GPT2 | undefined;
+    try {
+      const loadMs: number[] = [];
+      let weightBytes = 0;
+      for (let i = 0; i < loads; i++) {
+        lm?.dispose();
+        t = performance.now();
+        lm = await GPT2.fromSafetensors(st, cfg, { dtype, gpu });
+        await gpu.device.queue.onSubmittedWorkDone();
+        loadMs.push(performance.now() - t);
+        weightBytes = gpu.memory().liveBytes;
+      }
+      push({ case: 'load', ms: figure(loadMs), method: 'e2e', note: `from a ${dtype === 'f16' ? 'F16' : 'F32'} safetensors in memory (made in ${(makeMs / 1000).toFixed(1)} s, not counted)` });
+      push({ case: 'GPU memory: weights', value: weightBytes / MiB, unit: 'MiB' });
+      const model = lm!;
+      const stepper = model.stepper;
+      // prefill T=128, then decode steps at context 128; then the same steps at context 512, reached by
+      // moving the stepper's position (a 512-token prefill takes minutes on a software adapter): the
+      // cache rows 128..511 then hold zeros instead of keys, and the step does the same work.
+      const T = 128;
+      const ids = promptIds(T, T);
+      const p0 = gpu.pipelines.created;
+      t = performance.now();
+      await stepper.start(ids, 1, sampling);
+      const firstPrefill = performance.now() - t;
+      const created = gpu.pipelines.created - p0;
+      // a prefill of tens of seconds (SwiftShader): one timed run after the first, fewer decode steps
+      const slow = firstPrefill > 20_000;
+      if (slow) {
+        prefillRounds = { min: ctx.quick ? 0 : 1, max: ctx.quick ? 0 : 1 };
+        decodeSteps = Math.min(decodeSteps, 8);
+      }
+      const prefill: number[] = [];
+      const tEnd = performance.now() + ctx.sampling.budgetMs * 2;
+      for (let r = 0; r < prefillRounds.max && (r < prefillRounds.min || performance.now() < tEnd); r++) {
+        t = performance.now();
+        await stepper.start(ids, 1, sampling);
+        prefill.push(performance.now() - t);
+      }
+      push({
+        case: `prefill T=${T}`,
+        ms: figure(prefill.length ? prefill : [firstPrefill]), // a quick run on a slow adapter: the first call
+        method: 'e2e',
+        firstMs: firstPrefill,
+        note: `forward of ${T} tokens + LM head (last row) + sampling + id read back; the first call records the plan${created ? ` and creates ${created} pipelines` : ''}`,
+      });
+      const decode = async (ctxLen: number, first: boolean) => {
+        t = performance.now();
+        await stepper.next(); // warm-up (the first one records the decode plan)
+        const firstMs = performance.now() - t;
+        const steps: number[] = [];
+        for (let i = 0; i < decodeSteps; i++) {
+          t = performance.now();
+          await stepper.next();
+          steps.push(performance.now() - t);
+        }
+        push({
+          case: `decode step ctx=${ctxLen}`,
+          ms: figure(steps),
+          method: 'e2e',
+          firstMs: first ? firstMs : undefined,
+          note:
+            `${decodeSteps} steps at positions ${ctxLen + 1}..${ctxLen + decodeSteps}, after one warm-up step; one token against the KV cache: one command buffer, 4 bytes read back` +
+            (ctxLen > T ? `; context reached by moving the position after a ${T}-token prefill (cache rows ${T}..${ctxLen - 1} are zeros, same work)` : ''),
+        });
+      };
+      await decode(T, true);
+      const sp = stepper as unknown as { pos?: number };
+      if (!ctx.quick && typeof sp.pos === "number") {
+        sp.pos = 512 - 1; // the warm-up step runs at position 511, the timed ones from 512
+        await decode(512, false);
+      }
+      stepper.end();
+      const mem = gpu.memory(); // before the variant adds a scratch KV cache of its own
+      push({ case: 'GPU memory: total', value: mem.liveBytes / MiB, unit: 'MiB', note: `weights + activations + KV cache (1 x 1024 positions) + plans; peak ${(mem.peakBytes / MiB).toFixed(0)} MiB` });
+      if (ctx.variants && !ctx.quick) await variantRows(ctx, model, dtype, push, prefillRounds, decodeSteps);
+    } catch (e) {
+      push({ case: 'error', error: (e as Error).message.split('\n')[0] });
+    } finally {
+      lm?.dispose();
+      gpu.dispose();
+    }
+  }
+}
+
+/**
+ * The same forward pass with bench/kernels/matmul_vec4 in place of src's matmul (everything else from
+ * src/: embedding, layer norm, KV store, attention, sampler), recorded from the model's own weights:
+ * what the variant would make of the model figures. Rows "variant vec4 <dtype>".
+ */
+async function variantRows(
+  ctx: BenchContext,
+  lm: GPT2,
+  dtype: string,
+  push: (r: Omit<Row, 'group' | 'engine'> & { engine?: string }) => void,
+  prefillRounds: { min: number; max: number },
+  decodeSteps: number,
+): Promise<void> {
+  const engine = `variant vec4 ${dtype}`;
+  const gpu = lm.gpu;
+  const cfg = lm.config;
+  const { nHead, nEmbd: C, layerNormEpsilon: eps, vocabSize: V, nPositions: P } = cfg;
+  const w = lm.weights;
+  const acts = lm.activations(128);
+  const cache = lm.cache(1);
+  const logits = Tensor.empty(gpu, [1, V], 'f32', 'variant.logits');
+  const history = Tensor.empty(gpu, [1, P], 'u32', 'variant.history');
+  const out = Tensor.empty(gpu, [1], 'u32', 'variant.sampled');
+  const meta = gpu.uniform(samplerMeta(resolveSampling({ greedy: true, seed: 1 }, V), V, P, 0), 'variant.sampler');
+  const plans: Plan[] = [];
+  const record = async (rows: number) => {
+    const plan = new Plan(gpu, `variant T=${rows}`);
+    plans.push(plan);
+    await embedding(plan, acts.ids, w.wte, w.wpe, lm.step, acts.x, rows);
+    for (const b of w.blocks) {
+      await layerNorm(plan, acts.x, ...b.ln1, acts.h, eps, rows);
+      await matmulVec4(plan, acts.h, b.attnW, acts.qkv, { bias: b.attnB, rows });
+      await kvStore(plan, acts.qkv, cache[w.blocks.indexOf(b)], lm.step, rows, C);
+      await attention(plan, acts.qkv, cache[w.blocks.indexOf(b)], lm.step, acts.a, rows, nHead);
+      await matmulVec4(plan, acts.a, b.projW, acts.x, { bias: b.projB, accumulate: true, rows });
+      await layerNorm(plan, acts.x, ...b.ln2, acts.h, eps, rows);
+      await matmulVec4(plan, acts.h, b.fcW, acts.f, { bias: b.fcB, activation: 'gelu_tanh', rows });
+      await matmulVec4(plan, acts.f, b.fcProjW, acts.x, { bias: b.fcProjB, accumulate: true, rows });
+    }
+    await layerNorm(plan, acts.x, ...w.lnf, acts.h, eps, rows);
+    await matmulVec4(plan, acts.h, w.head, logits, { layout: 'nk', xRowOffset: rows - 1, rows: 1 });
+    await sample(plan, meta, lm.step, logits, history, acts.ids, out, 1, V);
+    return plan;
+  };
+  const run = async (plan: Plan, pos0: number, T: number) => {
+    lm.writeStep(pos0, T, 1);
+    plan.submit();
+    await gpu.read(out.buffer, 4);
+  };
+  try {
+    if (cfg.activation !== 'gelu_new' && cfg.activation !== 'gelu_pytorch_tanh') throw new Error('variant: only the tanh GELU');
+    const T = 128;
+    let t = performance.now();
+    const prefill = await record(T);
+    lm.writeIds(acts, promptIds(T, T));
+    await run(prefill, 0, T);
+    const first = performance.now() - t;
+    const samples: number[] = [];
+    const tEnd = performance.now() + ctx.sampling.budgetMs * 2;
+    for (let r = 0; r < prefillRounds.max && (r < prefillRounds.min || performance.now() < tEnd); r++) {
+      lm.writeIds(acts, promptIds(T, T));
+      t = performance.now();
+      await run(prefill, 0, T);
+      samples.push(performance.now() - t);
+    }
+    push({ engine, case: 'prefill T=128', ms: figure(samples), method: 'e2e', firstMs: first, note: 'src forward pass with bench/kernels/matmul_vec4 for every matmul' });
+    const decode = await record(1);
+    await run(decode, T, 1); // warm-up
+    const steps: number[] = [];
+    for (let i = 0; i < decodeSteps; i++) {
+      t = performance.now();
+      await run(decode, T + 1 + i, 1);
+      steps.push(performance.now() - t);
+    }
+    push({ engine, case: 'decode step ctx=128', ms: figure(steps), method: 'e2e', note: 'src forward pass with bench/kernels/matmul_vec4 for every matmul' });
+  } catch (e) {
+    push({ engine, case: 'error', error: (e as Error).message.split('\n')[0] });
+  } finally {
+    for (const p of plans) p.dispose();
+    for (const t of [logits, history, out]) t.dispose();
+    gpu.destroyBuffer(meta);
+  }
+}
