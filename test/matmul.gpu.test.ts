@@ -41,7 +41,7 @@ async function runCase(g: Gpu, c: Case, chunkRows?: number): Promise<void> {
 
 describe('matmul against a float64 CPU reference', () => {
   const gpu = useGpu();
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 3, 17], [3, 17, 63], [17, 65, 3], [2, 64, 769], [65, 63, 65], [5, 769, 17], [1, 64, 50257]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [1, 3, 17], [3, 17, 63], [17, 65, 3], [2, 64, 769], [65, 63, 65], [5, 769, 17], [1, 64, 50257], [1, 32, 8], [130, 64, 36], [7, 768, 20]];
   for (const layout of ['kn', 'nk'] as const) {
     for (const dtype of ['f32', 'f16'] as const) {
       for (const [M, K, N] of shapes) {

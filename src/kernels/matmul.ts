@@ -1,4 +1,5 @@
 import template from './matmul.wgsl?raw';
+import vec4Template from './matmul_vec4.wgsl?raw';
 import { ChunkedTensor } from '../runtime/chunked.js';
 import { LimitError, OptionError } from '../runtime/errors.js';
 import { grid1d, type Plan } from '../runtime/plan.js';
@@ -12,23 +13,36 @@ export type MatmulParams = {
   readonly bias: boolean;
   readonly activation: Activation;
   readonly accumulate: boolean;
-  readonly aligned: boolean;
+  /** K % 4 == 0 (and N % 4 == 0 for kn): the vec4 kernel, whose every load is 16 bytes. */
+  readonly vec4: boolean;
   readonly rowsPerInvocation: number;
   readonly workgroupSize: number;
 };
 
+/** W at binding 2 as whole vec4s, read by `w4(i)` (the i-th vec4). */
+function weightVec4(format: WeightFormat): string {
+  switch (format) {
+    case 'f32':
+      return '@group(0) @binding(2) var<storage, read> w: array<vec4f>;\nfn w4(i: u32) -> vec4f { return w[i]; }\n';
+    case 'f16':
+      return '@group(0) @binding(2) var<storage, read> w: array<vec4<f16>>;\nfn w4(i: u32) -> vec4f { return vec4f(w[i]); }\n';
+    case 'f16packed':
+      return '@group(0) @binding(2) var<storage, read> w: array<vec2u>;\nfn w4(i: u32) -> vec4f { let p = w[i]; return vec4f(unpack2x16float(p.x), unpack2x16float(p.y)); }\n';
+  }
+}
+
 export const matmulKernel: Kernel<MatmulParams> = {
   name: 'matmul',
   source: (p) =>
-    fill(template, {
+    fill(p.vec4 ? vec4Template : template, {
       PRELUDE:
         enables(p.weight) +
-        weightAccess(p.weight, 2, 'w') +
+        (p.vec4 ? weightVec4(p.weight) : weightAccess(p.weight, 2, 'w')) +
         (p.bias
           ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\nfn bias_at(c: u32) -> f32 { return bias[u.biasOffset + c]; }\n'
           : 'fn bias_at(c: u32) -> f32 { return 0.0; }\n') +
         activationWgsl(p.activation) +
-        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ALIGNED: bool = ${p.aligned};\nconst ACCUMULATE: bool = ${p.accumulate};\n`,
+        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n`,
     }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
@@ -78,7 +92,9 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, o
     throw new LimitError(`matmul: weight "${label}" [${w.shape.join(', ')}] was split along K; only [N, K] weights may exceed one binding`);
   }
   const workgroupSize = opts.workgroupSize ?? 64;
-  const rowsPerInvocation = M <= 2 ? 1 : 4;
+  const vec4 = K % 4 === 0 && (layout === 'nk' || N % 4 === 0);
+  // 8 rows per invocation with vec4 loads, 4 with scalar ones (register pressure); 1 for a GEMV
+  const rowsPerInvocation = M <= 2 ? 1 : vec4 ? 8 : 4;
   for (const chunk of chunks) {
     const n = layout === 'kn' ? N : chunk.rows;
     const colOffset = layout === 'kn' ? 0 : chunk.start;
@@ -88,7 +104,7 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, o
       bias: !!opts.bias,
       activation: opts.activation ?? 'none',
       accumulate: !!opts.accumulate,
-      aligned: (layout === 'kn' ? N : K) % 4 === 0,
+      vec4,
       rowsPerInvocation,
       workgroupSize,
     };

@@ -4,10 +4,9 @@
 // in registers and reads its operands straight from memory: no workgroup memory and no barriers,
 // which software adapters pay dearly for and which a GEMV does not need.
 //
-// The prelude (generated in matmul.ts) declares `w` at binding 2 with w_at/w_at4, `bias_at` (binding 3
-// when there is a bias), `act`,
-// and the constants TM (rows per invocation), ALIGNED (N % 4 == 0 for kn, K % 4 == 0 for nk),
-// ACCUMULATE.
+// This is the general kernel, for any K and N; aligned shapes use matmul_vec4.wgsl.
+// The prelude (generated in matmul.ts) declares `w` at binding 2 with w_at, `bias_at` (binding 3
+// when there is a bias), `act`, and the constants TM (rows per invocation) and ACCUMULATE.
 {{PRELUDE}}
 
 override WG: u32 = 64;
@@ -50,13 +49,11 @@ fn main_kn(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   var acc: array<vec4f, TM>;
   var xi: array<u32, TM>;
   for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * u.K; }
-  let full = ALIGNED || c0 + 4u <= u.N;
+  let full = c0 + 4u <= u.N;
   for (var k = 0u; k < u.K; k++) {
     let base = k * u.N + c0;
     var wv: vec4f;
-    if (ALIGNED) {
-      wv = w_at4(base);
-    } else if (full) {
+    if (full) {
       wv = vec4f(w_at(base), w_at(base + 1u), w_at(base + 2u), w_at(base + 3u));
     } else {
       for (var j = 0u; j < 4u; j++) { if (c0 + j < u.N) { wv[j] = w_at(base + j); } }
@@ -80,22 +77,9 @@ fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * u.K; }
   var wr: array<u32, 4>; // the four weight rows, clamped so a ragged edge reads valid memory
   for (var j = 0u; j < 4u; j++) { wr[j] = min(c0 + j, u.N - 1u) * u.K; }
-  if (ALIGNED) {
-    for (var k = 0u; k < u.K; k += 4u) {
-      let w0 = w_at4(wr[0] + k);
-      let w1 = w_at4(wr[1] + k);
-      let w2 = w_at4(wr[2] + k);
-      let w3 = w_at4(wr[3] + k);
-      for (var i = 0u; i < TM; i++) {
-        let xv = vec4f(x[xi[i] + k], x[xi[i] + k + 1u], x[xi[i] + k + 2u], x[xi[i] + k + 3u]);
-        acc[i] += vec4f(dot(xv, w0), dot(xv, w1), dot(xv, w2), dot(xv, w3));
-      }
-    }
-  } else {
-    for (var k = 0u; k < u.K; k++) {
-      let wv = vec4f(w_at(wr[0] + k), w_at(wr[1] + k), w_at(wr[2] + k), w_at(wr[3] + k));
-      for (var i = 0u; i < TM; i++) { acc[i] += x[xi[i] + k] * wv; }
-    }
+  for (var k = 0u; k < u.K; k++) {
+    let wv = vec4f(w_at(wr[0] + k), w_at(wr[1] + k), w_at(wr[2] + k), w_at(wr[3] + k));
+    for (var i = 0u; i < TM; i++) { acc[i] += x[xi[i] + k] * wv; }
   }
   for (var i = 0u; i < TM; i++) {
     if (r0 + i < u.M) { store(r0 + i, c0, acc[i]); }
