@@ -169,13 +169,13 @@ async function variantRows(
     await embedding(plan, acts.ids, w.wte, w.wpe, lm.step, acts.x, rows);
     for (const b of w.blocks) {
       await layerNorm(plan, acts.x, ...b.ln1, acts.h, eps, rows);
-      await matmulVec4(plan, acts.h, b.attnW, acts.qkv, { bias: b.attnB, rows });
+      await matmulVec4(plan, acts.h, b.attnW, acts.qkv, { layout: w.layout, bias: b.attnB, rows });
       await kvStore(plan, acts.qkv, cache[w.blocks.indexOf(b)], lm.step, rows, C);
       await attention(plan, acts.qkv, cache[w.blocks.indexOf(b)], lm.step, acts.a, rows, nHead);
-      await matmulVec4(plan, acts.a, b.projW, acts.x, { bias: b.projB, accumulate: true, rows });
+      await matmulVec4(plan, acts.a, b.projW, acts.x, { layout: w.layout, bias: b.projB, accumulate: true, rows });
       await layerNorm(plan, acts.x, ...b.ln2, acts.h, eps, rows);
-      await matmulVec4(plan, acts.h, b.fcW, acts.f, { bias: b.fcB, activation: 'gelu_tanh', rows });
-      await matmulVec4(plan, acts.f, b.fcProjW, acts.x, { bias: b.fcProjB, accumulate: true, rows });
+      await matmulVec4(plan, acts.h, b.fcW, acts.f, { layout: w.layout, bias: b.fcB, activation: 'gelu_tanh', rows });
+      await matmulVec4(plan, acts.f, b.fcProjW, acts.x, { layout: w.layout, bias: b.fcProjB, accumulate: true, rows });
     }
     await layerNorm(plan, acts.x, ...w.lnf, acts.h, eps, rows);
     await matmulVec4(plan, acts.h, w.head, logits, { layout: 'nk', xRowOffset: rows - 1, rows: 1 });
