@@ -20,7 +20,7 @@ const USAGE = `usage: npm run bench:browser -- [options]
   --only LIST          suites, comma-separated: ${Object.keys(SUITES).join(', ')}, ort, pytorch (default: all)
   --filter REGEX       only cases whose "group case" matches
   --no-tfjs            leave TensorFlow.js out
-  --no-variants        leave out the competing kernels of bench/kernels ("variant" rows)
+  --no-variants        leave out src's other kernel paths ("webgen <path>" rows)
   --ort-runs N         timed ONNX Runtime runs per shape after the warm-up (default: webgpu 2, wasm 3)
   --ort-webgpu-step    also time ONNX Runtime webgpu's T=129 step (one to two minutes a run on SwiftShader)
   --out FILE           JSON path (default bench/out/chromium-swiftshader[-quick|-partial].json)

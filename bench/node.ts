@@ -15,7 +15,7 @@ const USAGE = `usage: npm run bench -- [options]
   --only LIST       suites to run, comma-separated: ${Object.keys(SUITES).join(', ')}, pytorch (default: all)
   --filter REGEX    only cases whose "group case" matches
   --no-tfjs         leave TensorFlow.js out
-  --no-variants     leave out the competing kernels of bench/kernels ("variant" rows)
+  --no-variants     leave out src's other kernel paths ("webgen <path>" rows)
   --out FILE        JSON path (default bench/out/node-<driver>[-quick|-partial].json)
   --report          only rewrite bench/RESULTS.md from the latest full runs' JSON in bench/out/
 environment: WEBGEN_VULKAN=lavapipe|swiftshader (default lavapipe), WEBGEN_PYTHON (default /usr/bin/python3)`;

@@ -12,7 +12,7 @@ export default defineConfig({
     target: 'node20',
     sourcemap: true,
     rollupOptions: {
-      input: { node: 'bench/node.ts', browser: 'bench/browser.ts', sweep: 'bench/sweep.ts' },
+      input: { node: 'bench/node.ts', browser: 'bench/browser.ts' },
       output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name].js' },
     },
   },

@@ -1,5 +1,6 @@
-// The transposed convolution (implicit GEMM and direct paths) and the scale-shift kernel against a
-// float64 CPU reference written here from PyTorch's definition (scatter each input through the kernel).
+// The transposed convolution (every path: implicit GEMM in registers or in workgroup memory, vec, direct)
+// and the scale-shift kernel against a float64 CPU reference written here from PyTorch's definition
+// (scatter each input through the kernel).
 import { describe, expect, it } from 'vitest';
 import {
   convTranspose2d,
@@ -78,13 +79,22 @@ const cases: Case[] = [
   { n: 3, cin: 13, cout: 17, ih: 2, iw: 3, k: 4, s: 2, p: 1, op: 1, bias: true, act: 'relu' },
   { n: 2, cin: 6, cout: 7, ih: 3, iw: 2, k: 1, s: 2, p: 0, op: 1, bias: true, act: 'sigmoid' }, // phases with no taps
   { n: 4, cin: 37, cout: 29, ih: 1, iw: 1, k: 1, s: 1, p: 0, bias: true, act: 'relu' }, // a dense layer
+  // multiples of 4 output channels, which the 'vec' path also runs (ragged rows of pixels, cin % 4 != 0)
+  { n: 3, cin: 17, cout: 32, ih: 5, iw: 4, k: 4, s: 2, p: 1, post: true, act: 'leaky_relu' },
+  { n: 2, cin: 9, cout: 64, ih: 4, iw: 3, k: 3, s: 2, p: 1, op: 1, bias: true, inNhwc: true, outNhwc: true, act: 'sigmoid' },
+  { n: 2, cin: 6, cout: 12, ih: 3, iw: 7, k: 4, s: 2, p: 1, bias: true, act: 'relu', post: true, act2: 'tanh', outNhwc: true },
+  { n: 1, cin: 8, cout: 8, ih: 6, iw: 5, k: 4, s: 2, p: 'same', keras: true, bias: true, inNhwc: true },
+  { n: 2, cin: 16, cout: 20, ih: 3, iw: 5, k: 3, s: 1, p: 0, act: 'relu' },
+  { n: 2, cin: 6, cout: 8, ih: 3, iw: 2, k: 1, s: 2, p: 0, op: 1, bias: true, act: 'sigmoid' }, // phases with no taps
+  { n: 5, cin: 12, cout: 16, ih: 1, iw: 1, k: 4, s: 1, p: 0, bias: true, act: 'relu', outNhwc: true }, // a DCGAN first layer
 ];
 
 describe('conv_transpose2d and scale_shift against a float64 CPU reference', () => {
   const gpu = useGpu();
 
   for (const [ci, c] of cases.entries()) {
-    for (const path of ['regs', 'tiled', 'direct'] as const) {
+    for (const path of ['regs', 'tiled', 'direct', 'vec'] as const) {
+      if (path === 'vec' && c.cout % 4 !== 0) continue;
       const name = `${path} n${c.n} ${c.cin}->${c.cout} ${c.ih}x${c.iw} k${c.k} s${c.s} p${c.p}${c.op ? ` op${c.op}` : ''}` +
         `${c.keras ? ' keras' : ''}${c.inNhwc ? ' in:NHWC' : ''}${c.outNhwc ? ' out:NHWC' : ''} ${c.act ?? ''}${c.post ? '+bn' : ''}${c.act2 ? '+' + c.act2 : ''}`;
       it(name, async () => {
@@ -161,7 +171,9 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
     const ty = Tensor.empty(g, [2 * 6 * 8 * 8], 'f32', 'y');
     const plan = new Plan(g, 'bad');
     await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1 })).rejects.toThrow(/expects 5/);
-    for (const t of [tx, tw, ty]) t.dispose();
+    const tw3 = Tensor.empty(g, [4, 4, 3, 6], 'f32', 'w3');
+    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'vec' })).rejects.toThrow(/'vec' path needs a multiple of 4 output channels, got 6/);
+    for (const t of [tx, tw, tw3, ty]) t.dispose();
     plan.dispose();
   });
 });

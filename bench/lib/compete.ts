@@ -19,7 +19,7 @@ export interface BenchContext {
   roundMs: number;
   log: (line: string) => void;
   rows: Row[];
-  /** Also time the competing kernels of bench/kernels ("variant ..." rows). */
+  /** Also time src's other kernel paths for the same op ("webgen <path>" rows). */
   variants: boolean;
   /** Case-name filter (substring or regexp source); undefined: everything. */
   filter?: string;

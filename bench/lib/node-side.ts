@@ -109,7 +109,7 @@ export function writeResults(): string {
     m ? `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB?.toFixed(0)} GiB, ${m.os}.` : '',
     'Reading the tables:\n\n' +
       [
-        '- "webgen" rows run the kernels of `src/` as the models use them; "variant" rows run the competing kernels of `bench/kernels/` (matmul_vec4, conv_transpose2d_vec) and, in the GPT-2 and GAN tables, the whole model recorded with them. The targets are stated for both.',
+        '- "webgen" rows run the kernels of `src/` as the models use them on this adapter; "webgen <path>" rows (transposed convolutions) run src\'s other paths for the same layer, to show why the model picks the one it does. Matmul targets are stated for f32 weights (TF.js\'s only dtype) and, as rows of their own, for f16 weights.',
         '- Kernel figures are GPU time from timestamp queries around each pass (TF.js: `tf.time()`); model figures are the wall clock of the user-visible call with its result read back ("e2e"). "first call ms" includes pipeline creation and, on these adapters, shader compilation.',
         '- Rows with n = 1 or 2 are the slow ones (a prefill or ONNX Runtime webgpu run of a minute or more): one warm-up, then that many timed runs.',
         '- Decode at context 512 is reached by moving the stepper to position 511 after the 128-token prefill (the skipped cache rows hold zeros; the step does the same work).',

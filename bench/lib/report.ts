@@ -93,14 +93,14 @@ function table(header: string[], rows: string[][]): string {
   return lines.join('\n');
 }
 
-/** Engines that are not webgen: TF.js, ONNX Runtime, PyTorch (not webgen's variants in bench/, not the copy). */
+/** Engines that are not webgen: TF.js, ONNX Runtime, PyTorch (not webgen's other kernel paths, not the copy). */
 export function isPeer(engine: string): boolean {
   return /^(tfjs|ort|pytorch)/.test(engine);
 }
 
 /** Peer of a webgen row in the same case (for the "x" column): the first non-webgen engine. */
 function peerOf(rows: Row[], r: Row): Row | undefined {
-  if (!r.engine.startsWith('webgen') && !r.engine.startsWith('variant')) return undefined;
+  if (!r.engine.startsWith('webgen')) return undefined;
   return rows.find((p) => p.case === r.case && isPeer(p.engine) && p.ms);
 }
 
@@ -158,10 +158,10 @@ export function targets(report: Report): Target[] {
     const ratio = peerOverWebgen ? p.ms!.median / w.ms!.median : w.ms!.median / p.ms!.median;
     out.push({ target: name, webgen: `${w.engine}: ${msOrSec(w.ms!.median)}`, peer: `${p.engine}: ${msOrSec(p.ms!.median)}`, ratio, goal, met: ok(ratio) });
   };
-  // webgen as in src/, then (marked "variant") what bench/kernels' competing kernel would give
+  // webgen as the models run it; f16 weights against TF.js's f32 are a row of their own
   const copy = rows.find((r) => r.engine === 'copy' && r.ms);
   const copyGBps = copy ? gbps(copy) : undefined;
-  for (const engine of ['webgen f32', 'variant vec4 f32']) {
+  for (const engine of ['webgen f32', 'webgen f16']) {
     for (const r of rows.filter((r) => r.group === 'matmul' && r.engine === engine)) {
       const p = find(rows, 'matmul', r.case, 'tfjs');
       const decode = r.case.startsWith('decode');
@@ -173,7 +173,7 @@ export function targets(report: Report): Target[] {
       }
     }
   }
-  for (const engine of ['webgen f32', 'webgen f16', 'variant vec4 f32', 'variant vec4 f16']) {
+  for (const engine of ['webgen f32', 'webgen f16']) {
     ratioTarget(
       `GPT-2 124M prefill T=128 (${engine.split(' ').pop()}) vs ORT Web webgpu`,
       find(rows, 'GPT-2 124M', 'prefill T=128', engine),
@@ -183,7 +183,7 @@ export function targets(report: Report): Target[] {
       false,
     );
   }
-  for (const engine of ['webgen f32', 'webgen f16', 'variant vec4 f32', 'variant vec4 f16']) {
+  for (const engine of ['webgen f32', 'webgen f16']) {
     ratioTarget(
       `GPT-2 124M decode step ctx=128 (${engine.split(' ').pop()}, KV cache) vs one warm ORT Web wasm step (recompute T=129)`,
       find(rows, 'GPT-2 124M', 'decode step ctx=128', engine),
@@ -193,7 +193,7 @@ export function targets(report: Report): Target[] {
       false,
     );
   }
-  for (const engine of ['webgen', 'variant vec4']) {
+  for (const engine of ['webgen']) {
     ratioTarget(
       'DCGAN 64x64 batch 16 vs TF.js WebGPU',
       find(rows, 'GAN generators', 'DCGAN 64x64 batch 16', engine),

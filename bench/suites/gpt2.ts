@@ -5,13 +5,6 @@ import { GPT2 } from '../../src/models/gpt2.js';
 import { gpt2Config, randomGPT2 } from '../../src/models/gpt2-random.js';
 import { Gpu } from '../../src/runtime/device.js';
 import { resolveSampling } from '../../src/runtime/sampling.js';
-import { attention, kvStore } from '../../src/kernels/attention.js';
-import { embedding } from '../../src/kernels/embedding.js';
-import { layerNorm } from '../../src/kernels/layernorm.js';
-import { sample, samplerMeta } from '../../src/kernels/sample.js';
-import { Plan } from '../../src/runtime/plan.js';
-import { Tensor } from '../../src/runtime/tensor.js';
-import { matmulVec4 } from '../kernels/matmul_vec4.js';
 import { wanted, type BenchContext } from '../lib/compete.js';
 import { figure } from '../lib/stats.js';
 import type { Row } from '../lib/report.js';
@@ -126,98 +119,13 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
         await decode(512, false);
       }
       stepper.end();
-      const mem = gpu.memory(); // before the variant adds a scratch KV cache of its own
+      const mem = gpu.memory();
       push({ case: 'GPU memory: total', value: mem.liveBytes / MiB, unit: 'MiB', note: `weights + activations + KV cache (1 x 1024 positions) + plans; peak ${(mem.peakBytes / MiB).toFixed(0)} MiB` });
-      if (ctx.variants && !ctx.quick) await variantRows(ctx, model, dtype, push, prefillRounds, decodeSteps);
     } catch (e) {
       push({ case: 'error', error: (e as Error).message.split('\n')[0] });
     } finally {
       lm?.dispose();
       gpu.dispose();
     }
-  }
-}
-
-/**
- * The same forward pass with bench/kernels/matmul_vec4 in place of src's matmul (everything else from
- * src/: embedding, layer norm, KV store, attention, sampler), recorded from the model's own weights:
- * what the variant would make of the model figures. Rows "variant vec4 <dtype>".
- */
-async function variantRows(
-  ctx: BenchContext,
-  lm: GPT2,
-  dtype: string,
-  push: (r: Omit<Row, 'group' | 'engine'> & { engine?: string }) => void,
-  prefillRounds: { min: number; max: number },
-  decodeSteps: number,
-): Promise<void> {
-  const engine = `variant vec4 ${dtype}`;
-  const gpu = lm.gpu;
-  const cfg = lm.config;
-  const { nHead, nEmbd: C, layerNormEpsilon: eps, vocabSize: V, nPositions: P } = cfg;
-  const w = lm.weights;
-  const acts = lm.activations(128);
-  const cache = lm.cache(1);
-  const logits = Tensor.empty(gpu, [1, V], 'f32', 'variant.logits');
-  const history = Tensor.empty(gpu, [1, P], 'u32', 'variant.history');
-  const out = Tensor.empty(gpu, [1], 'u32', 'variant.sampled');
-  const meta = gpu.uniform(samplerMeta(resolveSampling({ greedy: true, seed: 1 }, V), V, P, 0), 'variant.sampler');
-  const plans: Plan[] = [];
-  const record = async (rows: number) => {
-    const plan = new Plan(gpu, `variant T=${rows}`);
-    plans.push(plan);
-    await embedding(plan, acts.ids, w.wte, w.wpe, lm.step, acts.x, rows);
-    for (const b of w.blocks) {
-      await layerNorm(plan, acts.x, ...b.ln1, acts.h, eps, rows);
-      await matmulVec4(plan, acts.h, b.attnW, acts.qkv, { layout: w.layout, bias: b.attnB, rows });
-      await kvStore(plan, acts.qkv, cache[w.blocks.indexOf(b)], lm.step, rows, C);
-      await attention(plan, acts.qkv, cache[w.blocks.indexOf(b)], lm.step, acts.a, rows, nHead);
-      await matmulVec4(plan, acts.a, b.projW, acts.x, { layout: w.layout, bias: b.projB, accumulate: true, rows });
-      await layerNorm(plan, acts.x, ...b.ln2, acts.h, eps, rows);
-      await matmulVec4(plan, acts.h, b.fcW, acts.f, { layout: w.layout, bias: b.fcB, activation: 'gelu_tanh', rows });
-      await matmulVec4(plan, acts.f, b.fcProjW, acts.x, { layout: w.layout, bias: b.fcProjB, accumulate: true, rows });
-    }
-    await layerNorm(plan, acts.x, ...w.lnf, acts.h, eps, rows);
-    await matmulVec4(plan, acts.h, w.head, logits, { layout: 'nk', xRowOffset: rows - 1, rows: 1 });
-    await sample(plan, meta, lm.step, logits, history, acts.ids, out, 1, V);
-    return plan;
-  };
-  const run = async (plan: Plan, pos0: number, T: number) => {
-    lm.writeStep(pos0, T, 1);
-    plan.submit();
-    await gpu.read(out.buffer, 4);
-  };
-  try {
-    if (cfg.activation !== 'gelu_new' && cfg.activation !== 'gelu_pytorch_tanh') throw new Error('variant: only the tanh GELU');
-    const T = 128;
-    let t = performance.now();
-    const prefill = await record(T);
-    lm.writeIds(acts, promptIds(T, T));
-    await run(prefill, 0, T);
-    const first = performance.now() - t;
-    const samples: number[] = [];
-    const tEnd = performance.now() + ctx.sampling.budgetMs * 2;
-    for (let r = 0; r < prefillRounds.max && (r < prefillRounds.min || performance.now() < tEnd); r++) {
-      lm.writeIds(acts, promptIds(T, T));
-      t = performance.now();
-      await run(prefill, 0, T);
-      samples.push(performance.now() - t);
-    }
-    push({ engine, case: 'prefill T=128', ms: figure(samples), method: 'e2e', firstMs: first, note: 'src forward pass with bench/kernels/matmul_vec4 for every matmul' });
-    const decode = await record(1);
-    await run(decode, T, 1); // warm-up
-    const steps: number[] = [];
-    for (let i = 0; i < decodeSteps; i++) {
-      t = performance.now();
-      await run(decode, T + 1 + i, 1);
-      steps.push(performance.now() - t);
-    }
-    push({ engine, case: 'decode step ctx=128', ms: figure(steps), method: 'e2e', note: 'src forward pass with bench/kernels/matmul_vec4 for every matmul' });
-  } catch (e) {
-    push({ engine, case: 'error', error: (e as Error).message.split('\n')[0] });
-  } finally {
-    for (const p of plans) p.dispose();
-    for (const t of [logits, history, out]) t.dispose();
-    gpu.destroyBuffer(meta);
   }
 }

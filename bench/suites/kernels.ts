@@ -13,8 +13,6 @@ import type { Kernel } from '../../src/runtime/pipelines.js';
 import { resolveSampling } from '../../src/runtime/sampling.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { checkSampled, matmulAt, randomArray, samplePositions } from '../lib/check.js';
-import { matmulVec4 } from '../kernels/matmul_vec4.js';
-import { convTranspose2dVec } from '../kernels/conv_transpose2d_vec.js';
 import { compete, tfContender, webgenContender, wanted, type BenchContext, type Contender } from '../lib/compete.js';
 import type * as TF from '@tensorflow/tfjs-core';
 
@@ -101,28 +99,6 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
               check: async () => checkSampled(await tout!.read(), positions, refOf(dtype === 'f16' ? wRounded : w)),
               dispose: () => [tx, tw, tout].forEach((t) => t?.dispose()),
               note: dtype === 'f16' ? (ctx.gpu.hasF16 ? 'f16 weights (shader-f16)' : 'f16 weights packed in u32 (no shader-f16)') : undefined,
-            },
-          ),
-        );
-      }
-      // bench/kernels variants competing with src/ (llm.c style): named "variant ..."
-      for (const dtype of ctx.variants ? dtypes : []) {
-        let tx: Tensor | undefined, tw: Tensor | ChunkedTensor | undefined, tout: Tensor | undefined;
-        contenders.push(
-          webgenContender(
-            ctx,
-            `variant vec4 ${dtype}`,
-            async (plan) => {
-              tx = Tensor.from(ctx.gpu, x, [M, K], 'f32', 'x');
-              const wdata = dtype === 'f16' ? wHalf : w;
-              tw = layout === 'nk' ? ChunkedTensor.from(ctx.gpu, wdata, N, K, dtype, s.name) : Tensor.from(ctx.gpu, wdata, [K, N], dtype, s.name);
-              tout = Tensor.empty(ctx.gpu, [M, N], 'f32', 'out');
-              await matmulVec4(plan, tx, tw, tout, { layout });
-            },
-            {
-              check: async () => checkSampled(await tout!.read(), positions, refOf(dtype === 'f16' ? wRounded : w)),
-              dispose: () => [tx, tw, tout].forEach((t) => t?.dispose()),
-              note: 'bench/kernels/matmul_vec4.wgsl',
             },
           ),
         );
@@ -467,53 +443,43 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
         return acc;
       };
       const positions = samplePositions(B * hout * hout * cout, 48);
-      let tx: Tensor | undefined, tw: Tensor | undefined, ty: Tensor | undefined;
-      await compete(ctx, 'conv_transpose2d', caseName, { flops: 2 * B * hin * hin * cin * cout * k * k, bytes: 4 * (x.length + w.length + B * hout * hout * cout) }, [
-        webgenContender(
+      // "webgen": the path the generator takes for this layer (a 1x1 input as a matmul, else
+      // conv_transpose2d's 'auto' path for this adapter); "webgen <path>": src's other paths
+      const oneByOne = hin === 1 && s === 1 && p === 0;
+      const autoPath = oneByOne ? 'matmul' : cout <= 2 ? 'direct' : cout % 4 === 0 && ctx.gpu.adapter.architecture === 'swiftshader' ? 'vec' : 'regs';
+      const paths = [autoPath, ...(ctx.variants ? (['regs', 'vec', ...(oneByOne ? ['matmul'] : [])] as const).filter((q) => q !== autoPath && (q !== 'vec' || cout % 4 === 0)) : [])];
+      const notes: Record<string, string> = {
+        matmul: "matmul [B, cin] x [cin, kh*kw*cout] (NHWC out), as the generator records a 1x1 input",
+        regs: 'implicit GEMM over stride phases, 4 pixels x 4 channels per invocation',
+        vec: '4 channels x 4 pixels of a row per invocation, only the taps that reach them',
+        direct: 'one invocation per output',
+      };
+      const webgenPaths = paths.map((path) => {
+        let tx: Tensor | undefined, tw: Tensor | undefined, ty: Tensor | undefined;
+        return webgenContender(
           ctx,
-          'webgen',
+          path === autoPath ? 'webgen' : `webgen ${path}`,
           async (plan) => {
+            if (path === 'matmul') {
+              // y[n, ky, kx, co] = sum_ci x[n, ci] w[ky, kx, ci, co]: x [B, cin] . W' [cin, k*k*cout]
+              const wm = new Float32Array(w.length);
+              for (let t = 0; t < k * k; t++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) wm[ci * k * k * cout + t * cout + co] = w[(t * cin + ci) * cout + co];
+              tx = Tensor.from(ctx.gpu, x, [B, cin], 'f32', 'x');
+              tw = Tensor.from(ctx.gpu, wm, [cin, k * k * cout], 'f32', `layer ${li + 1}`);
+              ty = Tensor.empty(ctx.gpu, [B, k * k * cout], 'f32', 'y');
+              await matmul(plan, tx, tw, ty);
+              return;
+            }
             tx = Tensor.from(ctx.gpu, x, [B, hin, hin, cin], 'f32', 'x');
             tw = Tensor.from(ctx.gpu, w, [k, k, cin, cout], 'f32', `layer ${li + 1}`);
             ty = Tensor.empty(ctx.gpu, [B, hout, hout, cout], 'f32', 'y');
-            await convTranspose2d(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), { stride: s, padding: p });
+            await convTranspose2d(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), { stride: s, padding: p, path: path as 'regs' | 'vec' | 'direct' });
           },
-          { check: async () => checkSampled(await ty!.read(), positions, ref), dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()), note: cout <= 8 ? 'direct kernel' : 'implicit GEMM' },
-        ),
-        // variants: a barrier-free register-blocked kernel; a 1x1 input as a matmul
-        ...(ctx.variants && cout % 4 === 0
-          ? [
-              webgenContender(
-                ctx,
-                'variant vec4',
-                async (plan) => {
-                  tx = Tensor.from(ctx.gpu, x, [B, hin, hin, cin], 'f32', 'x');
-                  tw = Tensor.from(ctx.gpu, w, [k, k, cin, cout], 'f32', `layer ${li + 1}`);
-                  ty = Tensor.empty(ctx.gpu, [B, hout, hout, cout], 'f32', 'y');
-                  await convTranspose2dVec(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), { stride: s, padding: p });
-                },
-                { check: async () => checkSampled(await ty!.read(), positions, ref), dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()), note: 'bench/kernels/conv_transpose2d_vec.wgsl: 4 channels x 4 pixels per invocation, no barrier' },
-              ),
-            ]
-          : []),
-        ...(ctx.variants && hin === 1 && s === 1 && p === 0
-          ? [
-              webgenContender(
-                ctx,
-                'variant matmul',
-                async (plan) => {
-                  // a 1x1 input: y[n, ky, kx, co] = sum_ci x[n, ci] w[ky, kx, ci, co], i.e. x [B, cin] . W' [cin, k*k*cout]
-                  const wm = new Float32Array(w.length);
-                  for (let t = 0; t < k * k; t++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) wm[ci * k * k * cout + t * cout + co] = w[(t * cin + ci) * cout + co];
-                  tx = Tensor.from(ctx.gpu, x, [B, cin], 'f32', 'x');
-                  tw = Tensor.from(ctx.gpu, wm, [cin, k * k * cout], 'f32', `layer ${li + 1}`);
-                  ty = Tensor.empty(ctx.gpu, [B, k * k * cout], 'f32', 'y');
-                  await matmul(plan, tx, tw, ty);
-                },
-                { check: async () => checkSampled(await ty!.read(), positions, ref), dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()), note: "src's matmul on the weight laid out [cin, kh*kw*cout] (NHWC out)" },
-              ),
-            ]
-          : []),
+          { check: async () => checkSampled(await ty!.read(), positions, ref), dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()), note: `${path}: ${notes[path]}` },
+        );
+      });
+      await compete(ctx, 'conv_transpose2d', caseName, { flops: 2 * B * hin * hin * cin * cout * k * k, bytes: 4 * (x.length + w.length + B * hout * hout * cout) }, [
+        ...webgenPaths,
         ...tfOr(ctx, () =>
           tfContender(
             ctx,

@@ -1,6 +1,7 @@
 import source from './conv_transpose2d.wgsl?raw';
 import directSource from './conv_transpose2d_direct.wgsl?raw';
 import tiledSource from './conv_transpose2d_tiled.wgsl?raw';
+import vecSource from './conv_transpose2d_vec.wgsl?raw';
 import { activationWgsl, fill } from './common.js';
 import { LimitError, OptionError } from '../runtime/errors.js';
 import { grid1d, type Binding, type Plan } from '../runtime/plan.js';
@@ -96,7 +97,9 @@ ${rename('act1', p.act1, p.slope1)}${rename('act2', p.act2, p.slope2)}fn finish(
 }
 
 export type ConvTransposeParams = EpilogueParams & {
-  readonly path: 'regs' | 'tiled' | 'direct';
+  readonly path: 'regs' | 'tiled' | 'direct' | 'vec';
+  /** 'vec': output pixels per invocation. */
+  readonly tm: number;
   readonly bm: number;
   readonly bn: number;
   readonly bk: number;
@@ -105,7 +108,7 @@ export type ConvTransposeParams = EpilogueParams & {
 
 export const convTranspose2dKernel: Kernel<ConvTransposeParams> = {
   name: 'conv_transpose2d',
-  source: (p) => fill({ regs: source, tiled: tiledSource, direct: directSource }[p.path], { EPILOGUE: epilogueWgsl(p, 3, 'u.cout') }),
+  source: (p) => fill({ regs: source, tiled: tiledSource, direct: directSource, vec: vecSource }[p.path], { EPILOGUE: epilogueWgsl(p, 3, 'u.cout'), TM: `${p.tm}u` }),
   constants: (p): Record<string, number> => (p.path === 'tiled' ? { BM: p.bm, BN: p.bn, BK: p.bk, WG: p.wg } : { WG: p.wg }),
 };
 
@@ -118,11 +121,14 @@ export interface ConvTransposeOptions extends Epilogue {
    */
   padding?: number | readonly [number, number];
   /**
-   * 'regs': the implicit GEMM tiled in registers (4 pixels x 4 channels per invocation); 'tiled': tiled
-   * in workgroup memory; 'direct': one invocation per output. 'auto' (default): direct for 1-2 output
-   * channels, else regs (the fastest on lavapipe and SwiftShader for every DCGAN layer measured).
+   * 'regs': the implicit GEMM over stride phases tiled in registers (4 pixels x 4 channels per
+   * invocation); 'vec': 4 channels x 4 pixels of one row per invocation, visiting only the taps that
+   * reach them (needs cout % 4 == 0); 'tiled': tiled in workgroup memory; 'direct': one invocation per
+   * output. 'auto' (default): direct for 1-2 output channels; else vec on SwiftShader (1.3-3x faster
+   * than regs there on the DCGAN layers, bench/RESULTS.md) and regs elsewhere (1.1-1.25x faster than vec
+   * on lavapipe; untested on GPUs).
    */
-  path?: 'auto' | 'regs' | 'tiled' | 'direct';
+  path?: 'auto' | 'regs' | 'tiled' | 'direct' | 'vec';
   /** Workgroup-memory tile sizes of the 'tiled' path (multiples of 4): output pixels, channels, reduction depth. */
   tile?: { bm: number; bn: number; bk: number };
 }
@@ -181,7 +187,8 @@ export async function convTranspose2d(
   mi[12] = pw;
 
   const ep = epilogueParams(opts);
-  const path = opts.path && opts.path !== 'auto' ? opts.path : cout <= 2 ? 'direct' : 'regs';
+  if (opts.path === 'vec' && cout % 4 !== 0) fail(`the 'vec' path needs a multiple of 4 output channels, got ${cout}`);
+  const path = opts.path && opts.path !== 'auto' ? opts.path : cout <= 2 ? 'direct' : cout % 4 === 0 && plan.gpu.adapter.architecture === 'swiftshader' ? 'vec' : 'regs';
   const maxDim = plan.gpu.limits.maxComputeWorkgroupsPerDimension;
   const bindings: Binding[] = [plan.uniform(new Uint32Array(meta), 'conv_transpose2d'), x, w, ...epilogueBindings(opts, y)];
   if (path === 'tiled') {
@@ -191,7 +198,7 @@ export async function convTranspose2d(
     if ((bm / 4) * (bn / 4) > plan.gpu.limits.maxComputeInvocationsPerWorkgroup) {
       throw new LimitError(`conv_transpose2d: a ${bm}x${bn} tile needs ${(bm / 4) * (bn / 4)} invocations per workgroup; this device allows ${plan.gpu.limits.maxComputeInvocationsPerWorkgroup}`);
     }
-    const params: ConvTransposeParams = { ...ep, path, bm, bn, bk, wg: (bm / 4) * (bn / 4) };
+    const params: ConvTransposeParams = { ...ep, path, tm: 0, bm, bn, bk, wg: (bm / 4) * (bn / 4) };
     // the largest phase has ceil(oh / sh) rows and ceil(ow / sw) columns
     const mMax = xv.batch * Math.ceil(yv.h / sh) * Math.ceil(yv.w / sw);
     const groups: [number, number, number] = [Math.ceil(mMax / bm), Math.ceil(cout / bn), sh * sw];
@@ -204,12 +211,19 @@ export async function convTranspose2d(
     const mMax = xv.batch * Math.ceil(yv.h / sh) * Math.ceil(yv.w / sw);
     const [gx, gy] = grid1d(Math.ceil((Math.ceil(cout / 4) * Math.ceil(mMax / 4)) / wg), maxDim);
     if (gy > maxDim || sh * sw > maxDim) throw new LimitError(`conv_transpose2d: output too large for one dispatch; split the batch`);
-    await plan.add(convTranspose2dKernel, { ...ep, path, bm: 0, bn: 0, bk: 0, wg }, bindings, [gx, gy, sh * sw], `conv_transpose2d ${w.label}`);
+    await plan.add(convTranspose2dKernel, { ...ep, path, tm: 0, bm: 0, bn: 0, bk: 0, wg }, bindings, [gx, gy, sh * sw], `conv_transpose2d ${w.label}`);
+  } else if (path === 'vec') {
+    const wg = 64;
+    const tm = 4;
+    const threads = yv.batch * yv.h * sw * Math.ceil(Math.ceil(yv.w / sw) / tm) * (cout / 4);
+    const grid = grid1d(Math.ceil(threads / wg), maxDim);
+    if (grid[1] > maxDim) throw new LimitError(`conv_transpose2d: output too large for one dispatch; split the batch`);
+    await plan.add(convTranspose2dKernel, { ...ep, path, tm, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
   } else {
     const wg = 64;
     const grid = grid1d(Math.ceil((xv.batch * yv.h * yv.w * cout) / wg), maxDim);
     if (grid[1] > maxDim) throw new LimitError(`conv_transpose2d: output too large for one dispatch; split the batch`);
-    await plan.add(convTranspose2dKernel, { ...ep, path, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
+    await plan.add(convTranspose2dKernel, { ...ep, path, tm: 0, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
   }
 }
 

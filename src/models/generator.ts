@@ -459,7 +459,10 @@ export class Generator {
     return this.program.steps
       .map((s) => {
         const shape = (v: Value) => (v.h * v.w === 1 ? `${v.c}` : `${v.c}x${v.h}x${v.w}`);
-        const what = s.kind === 'pointwise' ? 'scale_shift' : s.dense ? (viaMatmul(s) ? 'dense (matmul)' : 'dense (as 1x1 conv_transpose2d)') : `conv_transpose2d k${s.kh}x${s.kw} s${s.stride.join('x')} p${s.pad.join('x')}`;
+        const what =
+          s.kind === 'pointwise' ? 'scale_shift'
+          : s.dense ? (viaMatmul(s) ? 'dense (matmul)' : 'dense (as 1x1 conv_transpose2d)')
+          : `conv_transpose2d k${s.kh}x${s.kw} s${s.stride.join('x')} p${s.pad.join('x')}${viaMatmul(s) ? ' (matmul: 1x1 input)' : ''}`;
         return `${what} ${s.label}: ${shape(s.x)} -> ${shape(s.y)}${s.fused.length ? ' + ' + s.fused.join(' + ') : ''}`;
       })
       .join('\n');
@@ -475,9 +478,12 @@ export class Generator {
     for (const s of this.program.steps) {
       if (s.kind === 'conv') {
         const [cin, cout] = [s.x.c, s.y.c];
+        const taps = s.kh * s.kw;
+        const m = viaMatmul(s);
         this.weights.set(s, {
-          w: Tensor.from(this.gpu, s.weight, viaMatmul(s) ? [cin, cout] : [s.kh, s.kw, cin, cout], 'f32', s.label),
-          bias: s.bias ? Tensor.from(this.gpu, s.bias, [cout], 'f32', `${s.label} bias`) : undefined,
+          w: m ? Tensor.from(this.gpu, matmulWeight(s), [cin, taps * cout], 'f32', s.label) : Tensor.from(this.gpu, s.weight, [s.kh, s.kw, cin, cout], 'f32', s.label),
+          // as a matmul the output row is [ky, kx, co]: the bias repeats once per tap
+          bias: s.bias ? Tensor.from(this.gpu, m ? tile(s.bias, taps) : s.bias, [m ? taps * cout : cout], 'f32', `${s.label} bias`) : undefined,
           post: s.post ? Tensor.from(this.gpu, s.post, [2, cout], 'f32', `${s.label} post`) : undefined,
         });
       } else if (s.affine) {
@@ -610,8 +616,34 @@ export class Generator {
  * epilogue is one the matmul has: bias and one activation (LeakyReLU only with its 0.2 slope);
  * otherwise as a 1x1 transposed convolution with the full epilogue.
  */
+/**
+ * Steps recorded as one matmul [batch, cin] x [cin, kh*kw*cout] (when the matmul's epilogue can do
+ * theirs): dense layers, and a transposed convolution of a 1x1 input with stride 1 and no padding (a
+ * DCGAN's first layer), where every tap lands on its own output pixel, so an NHWC output row is
+ * [ky, kx, co]. The matmul ran the 64x64 DCGAN's first layer 2-2.9x faster than conv_transpose2d on
+ * lavapipe and SwiftShader (bench/RESULTS.md).
+ */
 function viaMatmul(s: ConvStep): boolean {
-  return s.dense && !s.post && s.act2 === 'none' && (s.act !== 'leaky_relu' || s.slope === 0.2);
+  const epilogue = !s.post && s.act2 === 'none' && (s.act !== 'leaky_relu' || s.slope === 0.2);
+  const oneByOne =
+    s.x.h === 1 && s.x.w === 1 && s.stride[0] === 1 && s.stride[1] === 1 && s.pad[0] === 0 && s.pad[1] === 0 &&
+    s.y.h === s.kh && s.y.w === s.kw && (s.y.layout === 'NHWC' || s.kh * s.kw === 1);
+  return epilogue && (s.dense || oneByOne);
+}
+
+/** [kh, kw, cin, cout] -> [cin, kh*kw*cout] (the same array for a dense layer's [1, 1, cin, cout]). */
+function matmulWeight(s: ConvStep): Float32Array {
+  const [cin, cout, taps] = [s.x.c, s.y.c, s.kh * s.kw];
+  if (taps === 1) return s.weight;
+  const w = new Float32Array(s.weight.length);
+  for (let t = 0; t < taps; t++) for (let ci = 0; ci < cin; ci++) w.set(s.weight.subarray((t * cin + ci) * cout, (t * cin + ci + 1) * cout), (ci * taps + t) * cout);
+  return w;
+}
+
+function tile(v: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(v.length * times);
+  for (let i = 0; i < times; i++) out.set(v, i * v.length);
+  return out;
 }
 
 function disposeRunner(gpu: Gpu, r: Runner): void {

@@ -1,11 +1,12 @@
-// A competing transposed convolution for software adapters: no workgroup memory and no barrier (which
-// SwiftShader pays dearly for), register-blocked like TensorFlow.js's vec4 conv2dTranspose.
+// conv_transpose2d's 'vec' path, the fastest on SwiftShader (moved here from bench/, where it ran the
+// 64x64 DCGAN's stride-2 layers 1.3-3x faster than the 'regs' path in Chromium; on lavapipe 'regs' wins
+// by 1.1-1.25x, so 'auto' picks per adapter): no workgroup memory and no barrier, register-blocked.
 // One invocation computes 4 output channels (a vec4: the weight [kh, kw, cin, cout] is read 16
 // contiguous bytes at a time, neighbouring invocations reading neighbouring vec4s) at TM output
 // pixels of one row that share a phase (ox0, ox0 + sw, ...: the same taps reach all of them), so
 // each weight load feeds TM pixels and each input value feeds 4 channels. Only the taps that reach
 // an output are visited (first_tap, step s), as in the phase-split GEMM.
-// Same Meta, bindings and epilogue as src/kernels/conv_transpose2d.wgsl; needs cout % 4 == 0.
+// Same Meta, bindings and epilogue as conv_transpose2d.wgsl; needs cout % 4 == 0.
 override WG: u32 = 64;
 const TM: u32 = {{TM}};
 
