@@ -6,6 +6,7 @@ import {
   convTranspose2d,
   convTransposeOutputSize,
   kerasSamePadding,
+  padChannels,
   view4,
   weightFromKeras,
   weightFromPytorch,
@@ -84,7 +85,7 @@ const cases: Case[] = [
   { n: 2, cin: 9, cout: 64, ih: 4, iw: 3, k: 3, s: 2, p: 1, op: 1, bias: true, inNhwc: true, outNhwc: true, act: 'sigmoid' },
   { n: 2, cin: 6, cout: 12, ih: 3, iw: 7, k: 4, s: 2, p: 1, bias: true, act: 'relu', post: true, act2: 'tanh', outNhwc: true },
   { n: 1, cin: 8, cout: 8, ih: 6, iw: 5, k: 4, s: 2, p: 'same', keras: true, bias: true, inNhwc: true },
-  { n: 2, cin: 16, cout: 20, ih: 3, iw: 5, k: 3, s: 1, p: 0, act: 'relu' },
+  { n: 2, cin: 16, cout: 20, ih: 3, iw: 5, k: 3, s: 1, p: 0, act: 'relu', inNhwc: true }, // 'vec' reads x as vec4s
   { n: 2, cin: 6, cout: 8, ih: 3, iw: 2, k: 1, s: 2, p: 0, op: 1, bias: true, act: 'sigmoid' }, // phases with no taps
   { n: 5, cin: 12, cout: 16, ih: 1, iw: 1, k: 4, s: 1, p: 0, bias: true, act: 'relu', outNhwc: true }, // a DCGAN first layer
 ];
@@ -93,8 +94,10 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
   const gpu = useGpu();
 
   for (const [ci, c] of cases.entries()) {
-    for (const path of ['regs', 'tiled', 'direct', 'vec'] as const) {
-      if (path === 'vec' && c.cout % 4 !== 0) continue;
+    for (const path of ['regs', 'tiled', 'direct', 'vec', 'vec c4'] as const) {
+      // 'vec' pads the weight to a multiple of 4 channels where cout is not one; 'vec c4' is 'vec' with
+      // 4 channels per invocation where it would run 8
+      if (path === 'vec c4' && c.cout % 8 !== 0) continue;
       const name = `${path} n${c.n} ${c.cin}->${c.cout} ${c.ih}x${c.iw} k${c.k} s${c.s} p${c.p}${c.op ? ` op${c.op}` : ''}` +
         `${c.keras ? ' keras' : ''}${c.inNhwc ? ' in:NHWC' : ''}${c.outNhwc ? ' out:NHWC' : ''} ${c.act ?? ''}${c.post ? '+bn' : ''}${c.act2 ? '+' + c.act2 : ''}`;
       it(name, async () => {
@@ -120,13 +123,14 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
         }
         const xLayout = c.inNhwc ? 'NHWC' : 'NCHW', yLayout = c.outNhwc ? 'NHWC' : 'NCHW';
         const tx = Tensor.from(g, c.inNhwc ? nchwToNhwc(x, n, cin, ih, iw) : x, [n * cin * ih * iw], 'f32', 'x');
-        const tw = Tensor.from(g, wKernel, [k, k, cin, cout], 'f32', 'w');
+        const { weight: wPadded, channels } = path === 'vec' ? padChannels(wKernel, cout) : { weight: wKernel, channels: cout };
+        const tw = Tensor.from(g, wPadded, [k, k, cin, channels], 'f32', 'w');
         const tb = bias ? Tensor.from(g, bias, [cout], 'f32', 'bias') : undefined;
         const tp = post ? Tensor.from(g, post, [2, cout], 'f32', 'post') : undefined;
         const ty = Tensor.empty(g, [n * cout * oh * ow], 'f32', 'y');
         const plan = new Plan(g, 'conv-test');
         await convTranspose2d(plan, tx, view4(n, cin, ih, iw, xLayout), tw, ty, view4(n, cout, oh, ow, yLayout), {
-          stride: s, padding: pad, bias: tb, post: tp, act: c.act, act2: c.act2, path,
+          stride: s, padding: pad, bias: tb, post: tp, act: c.act, act2: c.act2, path: path === 'vec c4' ? 'vec' : path, vecChannels: path === 'vec c4' ? 4 : undefined,
         });
         await g.checked(name, () => plan.submit());
         const got = await ty.readFloat32();
@@ -172,8 +176,11 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
     const plan = new Plan(g, 'bad');
     await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1 })).rejects.toThrow(/expects 5/);
     const tw3 = Tensor.empty(g, [4, 4, 3, 6], 'f32', 'w3');
-    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'vec' })).rejects.toThrow(/'vec' path needs a multiple of 4 output channels, got 6/);
-    for (const t of [tx, tw, tw3, ty]) t.dispose();
+    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'vec' })).rejects.toThrow(/'vec' path needs a multiple of 4 output channels \(or a weight padded to one with padChannels\), got 6/);
+    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, vecChannels: 8 })).rejects.toThrow(/vecChannels must be 4, or 8 for a multiple of 8 output channels; got 8 for 6/);
+    const tw8 = Tensor.empty(g, [4, 4, 3, 8], 'f32', 'w8');
+    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw8, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'regs' })).rejects.toThrow(/padded to 8 channels for 6 outputs, which only the 'vec' path reads/);
+    for (const t of [tx, tw, tw3, tw8, ty]) t.dispose();
     plan.dispose();
   });
 });

@@ -58,7 +58,11 @@ const SLOW_MS = 4000;
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200);
 
-export async function compete(ctx: BenchContext, group: string, caseName: string, work: { flops?: number; bytes?: number }, contenders: Contender[]): Promise<Row[]> {
+/**
+ * Checks, warms up and times `contenders` in interleaved rounds. `minRounds` keeps a slow case that a
+ * target is judged on from dropping to the one or two rounds slow cases get (full runs only).
+ */
+export async function compete(ctx: BenchContext, group: string, caseName: string, work: { flops?: number; bytes?: number }, contenders: Contender[], opts: { minRounds?: number } = {}): Promise<Row[]> {
   if (!wanted(ctx, `${group} ${caseName}`)) {
     for (const c of contenders) c.dispose();
     return [];
@@ -86,7 +90,8 @@ export async function compete(ctx: BenchContext, group: string, caseName: string
   }
   // slow cases (a round of all contenders over ~1.5 s: TF.js at prefill shapes on a CPU adapter) get fewer rounds
   const roundMs = live.reduce((a, l) => a + l.iters * l.estMs, 0);
-  const sampling = roundMs > 1500 ? { ...ctx.sampling, minRounds: Math.min(ctx.sampling.minRounds, ctx.quick || roundMs > 4 * SLOW_MS ? 1 : roundMs > 2 * SLOW_MS ? 2 : 3) } : ctx.sampling;
+  let sampling = roundMs > 1500 ? { ...ctx.sampling, minRounds: Math.min(ctx.sampling.minRounds, ctx.quick || roundMs > 4 * SLOW_MS ? 1 : roundMs > 2 * SLOW_MS ? 2 : 3) } : ctx.sampling;
+  if (opts.minRounds && !ctx.quick) sampling = { ...sampling, minRounds: Math.max(sampling.minRounds, opts.minRounds), maxRounds: Math.max(sampling.maxRounds, opts.minRounds) };
   const t0 = performance.now();
   await interleave(
     live.map((l) => async () => {

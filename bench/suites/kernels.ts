@@ -2,7 +2,7 @@
 // to TensorFlow.js WebGPU's ops on the same adapter and a copy kernel's bandwidth (the ceiling).
 import copySource from '../kernels/copy.wgsl?raw';
 import { attention, type KvCache } from '../../src/kernels/attention.js';
-import { convTranspose2d, view4 } from '../../src/kernels/conv_transpose2d.js';
+import { convTranspose2d, padChannels, view4 } from '../../src/kernels/conv_transpose2d.js';
 import { layerNorm } from '../../src/kernels/layernorm.js';
 import { matmul } from '../../src/kernels/matmul.js';
 import { sample, samplerMeta } from '../../src/kernels/sample.js';
@@ -446,12 +446,13 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
       // "webgen": the path the generator takes for this layer (a 1x1 input as a matmul, else
       // conv_transpose2d's 'auto' path for this adapter); "webgen <path>": src's other paths
       const oneByOne = hin === 1 && s === 1 && p === 0;
-      const autoPath = oneByOne ? 'matmul' : cout <= 2 ? 'direct' : cout % 4 === 0 && ctx.gpu.adapter.architecture === 'swiftshader' ? 'vec' : 'regs';
-      const paths = [autoPath, ...(ctx.variants ? (['regs', 'vec', ...(oneByOne ? ['matmul'] : [])] as const).filter((q) => q !== autoPath && (q !== 'vec' || cout % 4 === 0)) : [])];
+      const autoPath = oneByOne ? 'matmul' : cout <= 2 ? 'direct' : ctx.gpu.isSoftware ? 'vec' : 'regs'; // vec: channels padded to 4 where needed
+      const paths = [autoPath, ...(ctx.variants ? (['regs', 'vec', 'vec c4', ...(oneByOne ? ['matmul'] : [])] as const).filter((q) => q !== autoPath && (q !== 'vec c4' || cout % 8 === 0)) : [])];
       const notes: Record<string, string> = {
         matmul: "matmul [B, cin] x [cin, kh*kw*cout] (NHWC out), as the generator records a 1x1 input",
         regs: 'implicit GEMM over stride phases, 4 pixels x 4 channels per invocation',
-        vec: '4 channels x 4 pixels of a row per invocation, only the taps that reach them',
+        vec: `${cout % 8 === 0 ? 8 : 4} channels x 4 pixels of a row per invocation, only the taps that reach them${cout % 4 ? ` (weight padded to ${Math.ceil(cout / 4) * 4} channels)` : ''}`,
+        'vec c4': "the 'vec' path with 4 channels per invocation",
         direct: 'one invocation per output',
       };
       const webgenPaths = paths.map((path) => {
@@ -471,9 +472,10 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
               return;
             }
             tx = Tensor.from(ctx.gpu, x, [B, hin, hin, cin], 'f32', 'x');
-            tw = Tensor.from(ctx.gpu, w, [k, k, cin, cout], 'f32', `layer ${li + 1}`);
+            const { weight, channels } = path.startsWith('vec') ? padChannels(w, cout) : { weight: w, channels: cout };
+            tw = Tensor.from(ctx.gpu, weight, [k, k, cin, channels], 'f32', `layer ${li + 1}`);
             ty = Tensor.empty(ctx.gpu, [B, hout, hout, cout], 'f32', 'y');
-            await convTranspose2d(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), { stride: s, padding: p, path: path as 'regs' | 'vec' | 'direct' });
+            await convTranspose2d(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), { stride: s, padding: p, path: path === 'vec c4' ? 'vec' : (path as 'regs' | 'vec' | 'direct'), vecChannels: path === 'vec c4' ? 4 : undefined });
           },
           { check: async () => checkSampled(await ty!.read(), positions, ref), dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()), note: `${path}: ${notes[path]}` },
         );

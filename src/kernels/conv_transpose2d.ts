@@ -100,6 +100,10 @@ export type ConvTransposeParams = EpilogueParams & {
   readonly path: 'regs' | 'tiled' | 'direct' | 'vec';
   /** 'vec': output pixels per invocation. */
   readonly tm: number;
+  /** 'vec': groups of 4 output channels per invocation (1 or 2). */
+  readonly cg: number;
+  /** 'vec': x read as vec4s of 4 channels (channels contiguous, every offset a multiple of 4). */
+  readonly xVec: boolean;
   readonly bm: number;
   readonly bn: number;
   readonly bk: number;
@@ -108,7 +112,16 @@ export type ConvTransposeParams = EpilogueParams & {
 
 export const convTranspose2dKernel: Kernel<ConvTransposeParams> = {
   name: 'conv_transpose2d',
-  source: (p) => fill({ regs: source, tiled: tiledSource, direct: directSource, vec: vecSource }[p.path], { EPILOGUE: epilogueWgsl(p, 3, 'u.cout'), TM: `${p.tm}u` }),
+  source: (p) =>
+    fill({ regs: source, tiled: tiledSource, direct: directSource, vec: vecSource }[p.path], {
+      EPILOGUE: epilogueWgsl(p, 3, 'u.cout'),
+      TM: `${p.tm}u`,
+      MAIN4: p.cg === 2 ? 'main_c4' : 'main',
+      MAIN8: p.cg === 2 ? 'main' : 'main_c8',
+      X_DECL: p.xVec
+        ? '@group(0) @binding(1) var<storage, read> x: array<vec4f>;\nfn x4(i: u32) -> vec4f { return x[i / 4u]; }\nfn x1(i: u32) -> f32 { return x[i / 4u][i % 4u]; }'
+        : '@group(0) @binding(1) var<storage, read> x: array<f32>;\nfn x4(i: u32) -> vec4f { return vec4f(x[i], x[i + u.in_sc], x[i + 2u * u.in_sc], x[i + 3u * u.in_sc]); }\nfn x1(i: u32) -> f32 { return x[i]; }',
+    }),
   constants: (p): Record<string, number> => (p.path === 'tiled' ? { BM: p.bm, BN: p.bn, BK: p.bk, WG: p.wg } : { WG: p.wg }),
 };
 
@@ -122,13 +135,19 @@ export interface ConvTransposeOptions extends Epilogue {
   padding?: number | readonly [number, number];
   /**
    * 'regs': the implicit GEMM over stride phases tiled in registers (4 pixels x 4 channels per
-   * invocation); 'vec': 4 channels x 4 pixels of one row per invocation, visiting only the taps that
-   * reach them (needs cout % 4 == 0); 'tiled': tiled in workgroup memory; 'direct': one invocation per
-   * output. 'auto' (default): direct for 1-2 output channels; else vec on SwiftShader (1.3-3x faster
-   * than regs there on the DCGAN layers, bench/RESULTS.md) and regs elsewhere (1.1-1.25x faster than vec
-   * on lavapipe; untested on GPUs).
+   * invocation); 'vec': 4 or 8 channels x 4 pixels of a row per invocation, visiting only the taps
+   * that reach them (needs cout % 4 == 0, or a weight padded with padChannels); 'tiled': tiled in
+   * workgroup memory; 'direct': one invocation per output. 'auto' (default): vec for a padded weight;
+   * direct for 1-2 output channels; else vec on software adapters (1.9-2.7x faster than regs in
+   * Chromium/SwiftShader and 1.1-1.4x on lavapipe on the DCGAN layers, bench/RESULTS.md) and regs on
+   * GPUs (neither measured on one yet).
    */
   path?: 'auto' | 'regs' | 'tiled' | 'direct' | 'vec';
+  /**
+   * 'vec' path: output channels per invocation, 4 or 8 (needs cout % 8 == 0). Default: 8 where cout
+   * allows (each input load feeds twice the channels: 2-14% faster on the DCGAN layers in Chromium).
+   */
+  vecChannels?: 4 | 8;
   /** Workgroup-memory tile sizes of the 'tiled' path (multiples of 4): output pixels, channels, reduction depth. */
   tile?: { bm: number; bn: number; bk: number };
 }
@@ -165,9 +184,13 @@ export async function convTranspose2d(
     if (t && t.dtype !== 'f32') fail(`"${name}" (${t.label}) must be f32, got ${t.dtype}`);
   }
   if (w.shape.length !== 4) fail(`weight "${w.label}" must be [kh, kw, cin, cout], got [${w.shape.join(', ')}]`);
-  const [kh, kw, cin, cout] = w.shape;
+  const [kh, kw, cin, wcout] = w.shape;
+  const cout = yv.c;
+  // a weight for the 'vec' path may carry zero channels up to the next multiple of 4 (padChannels)
+  const padded = wcout !== cout && wcout % 4 === 0 && wcout > cout && wcout - cout < 4;
   if (xv.c !== cin) fail(`input has ${xv.c} channels, weight "${w.label}" [${w.shape.join(', ')}] expects ${cin}`);
-  if (yv.c !== cout) fail(`output has ${yv.c} channels, weight "${w.label}" [${w.shape.join(', ')}] gives ${cout}`);
+  if (wcout !== cout && !padded) fail(`output has ${yv.c} channels, weight "${w.label}" [${w.shape.join(', ')}] gives ${wcout}`);
+  if (padded && opts.path && opts.path !== 'auto' && opts.path !== 'vec') fail(`weight "${w.label}" is padded to ${wcout} channels for ${cout} outputs, which only the 'vec' path reads`);
   if (yv.batch !== xv.batch) fail(`input batch ${xv.batch} != output batch ${yv.batch}`);
   if (!(sh >= 1 && sw >= 1 && Number.isInteger(sh) && Number.isInteger(sw))) fail(`stride must be positive integers, got [${sh}, ${sw}]`);
   if (!Number.isInteger(ph) || !Number.isInteger(pw)) fail(`padding must be integers, got [${ph}, ${pw}]`);
@@ -181,14 +204,17 @@ export async function convTranspose2d(
 
   const meta = new ArrayBuffer(24 * 4);
   const mu = new Uint32Array(meta);
-  mu.set([xv.batch, cin, xv.h, xv.w, cout, yv.h, yv.w, kh, kw, sh, sw, 0, 0, ...xv.strides, ...yv.strides]);
+  mu.set([xv.batch, cin, xv.h, xv.w, cout, yv.h, yv.w, kh, kw, sh, sw, 0, 0, ...xv.strides, ...yv.strides, wcout]);
   const mi = new Int32Array(meta);
   mi[11] = ph;
   mi[12] = pw;
 
   const ep = epilogueParams(opts);
-  if (opts.path === 'vec' && cout % 4 !== 0) fail(`the 'vec' path needs a multiple of 4 output channels, got ${cout}`);
-  const path = opts.path && opts.path !== 'auto' ? opts.path : cout <= 2 ? 'direct' : cout % 4 === 0 && plan.gpu.adapter.architecture === 'swiftshader' ? 'vec' : 'regs';
+  if (opts.path === 'vec' && wcout % 4 !== 0) fail(`the 'vec' path needs a multiple of 4 output channels (or a weight padded to one with padChannels), got ${cout}`);
+  if (opts.vecChannels !== undefined && !(opts.vecChannels === 4 || (opts.vecChannels === 8 && wcout % 8 === 0))) {
+    fail(`vecChannels must be 4, or 8 for a multiple of 8 output channels; got ${opts.vecChannels} for ${cout}`);
+  }
+  const path = padded ? 'vec' : opts.path && opts.path !== 'auto' ? opts.path : cout <= 2 ? 'direct' : cout % 4 === 0 && plan.gpu.isSoftware ? 'vec' : 'regs';
   const maxDim = plan.gpu.limits.maxComputeWorkgroupsPerDimension;
   const bindings: Binding[] = [plan.uniform(new Uint32Array(meta), 'conv_transpose2d'), x, w, ...epilogueBindings(opts, y)];
   if (path === 'tiled') {
@@ -198,7 +224,7 @@ export async function convTranspose2d(
     if ((bm / 4) * (bn / 4) > plan.gpu.limits.maxComputeInvocationsPerWorkgroup) {
       throw new LimitError(`conv_transpose2d: a ${bm}x${bn} tile needs ${(bm / 4) * (bn / 4)} invocations per workgroup; this device allows ${plan.gpu.limits.maxComputeInvocationsPerWorkgroup}`);
     }
-    const params: ConvTransposeParams = { ...ep, path, tm: 0, bm, bn, bk, wg: (bm / 4) * (bn / 4) };
+    const params: ConvTransposeParams = { ...ep, path, tm: 0, cg: 0, xVec: false, bm, bn, bk, wg: (bm / 4) * (bn / 4) };
     // the largest phase has ceil(oh / sh) rows and ceil(ow / sw) columns
     const mMax = xv.batch * Math.ceil(yv.h / sh) * Math.ceil(yv.w / sw);
     const groups: [number, number, number] = [Math.ceil(mMax / bm), Math.ceil(cout / bn), sh * sw];
@@ -211,20 +237,36 @@ export async function convTranspose2d(
     const mMax = xv.batch * Math.ceil(yv.h / sh) * Math.ceil(yv.w / sw);
     const [gx, gy] = grid1d(Math.ceil((Math.ceil(cout / 4) * Math.ceil(mMax / 4)) / wg), maxDim);
     if (gy > maxDim || sh * sw > maxDim) throw new LimitError(`conv_transpose2d: output too large for one dispatch; split the batch`);
-    await plan.add(convTranspose2dKernel, { ...ep, path, tm: 0, bm: 0, bn: 0, bk: 0, wg }, bindings, [gx, gy, sh * sw], `conv_transpose2d ${w.label}`);
+    await plan.add(convTranspose2dKernel, { ...ep, path, tm: 0, cg: 0, xVec: false, bm: 0, bn: 0, bk: 0, wg }, bindings, [gx, gy, sh * sw], `conv_transpose2d ${w.label}`);
   } else if (path === 'vec') {
     const wg = 64;
     const tm = 4;
-    const threads = yv.batch * yv.h * sw * Math.ceil(Math.ceil(yv.w / sw) / tm) * (cout / 4);
+    const cg = (opts.vecChannels ?? (wcout % 8 === 0 ? 8 : 4)) === 8 ? 2 : 1;
+    const threads = yv.batch * yv.h * sw * Math.ceil(Math.ceil(yv.w / sw) / tm) * (wcout / (4 * cg));
     const grid = grid1d(Math.ceil(threads / wg), maxDim);
     if (grid[1] > maxDim) throw new LimitError(`conv_transpose2d: output too large for one dispatch; split the batch`);
-    await plan.add(convTranspose2dKernel, { ...ep, path, tm, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
+    const [sn, sc, sy, sx] = xv.strides;
+    const xVec = sc === 1 && cin % 4 === 0 && sn % 4 === 0 && sy % 4 === 0 && sx % 4 === 0 && x.size % 4 === 0;
+    await plan.add(convTranspose2dKernel, { ...ep, path, tm, cg, xVec, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
   } else {
     const wg = 64;
     const grid = grid1d(Math.ceil((xv.batch * yv.h * yv.w * cout) / wg), maxDim);
     if (grid[1] > maxDim) throw new LimitError(`conv_transpose2d: output too large for one dispatch; split the batch`);
-    await plan.add(convTranspose2dKernel, { ...ep, path, tm: 0, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
+    await plan.add(convTranspose2dKernel, { ...ep, path, tm: 0, cg: 0, xVec: false, bm: 0, bn: 0, bk: 0, wg }, bindings, grid, `conv_transpose2d ${w.label}`);
   }
+}
+
+/**
+ * [kh, kw, cin, cout] -> [kh, kw, cin, cout rounded up to 4] with zero channels, for the 'vec' path
+ * (which reads 4 channels per load) when cout is not a multiple of 4 (an RGB output layer).
+ */
+export function padChannels(w: Float32Array, cout: number): { weight: Float32Array; channels: number } {
+  const c4 = Math.ceil(cout / 4) * 4;
+  if (c4 === cout) return { weight: w, channels: cout };
+  const rows = w.length / cout;
+  const out = new Float32Array(rows * c4);
+  for (let r = 0; r < rows; r++) out.set(w.subarray(r * cout, (r + 1) * cout), r * c4);
+  return { weight: out, channels: c4 };
 }
 
 /** PyTorch ConvTranspose2d weight [cin, cout, kh, kw] -> the kernel's [kh, kw, cin, cout]. */

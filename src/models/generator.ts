@@ -8,7 +8,7 @@
 //           cannot be fused becomes a standalone scale_shift step
 //   record: per batch size, buffers + one Plan (recorded once, reused for every batch of that size)
 //   run:    write z, submit the plan and a copy of the output, map it back
-import { convTranspose2d, kerasSamePadding, layoutStrides, weightFromKeras, weightFromPytorch, type GanActivation, type View4 } from '../kernels/conv_transpose2d.js';
+import { convTranspose2d, kerasSamePadding, padChannels, layoutStrides, weightFromKeras, weightFromPytorch, type GanActivation, type View4 } from '../kernels/conv_transpose2d.js';
 import { matmul } from '../kernels/matmul.js';
 import { scaleShift } from '../kernels/scale_shift.js';
 import { fileIn, folderHas, readJson, type ModelFolder, type ModelSource, type ProgressCallback } from '../loaders/fetch.js';
@@ -481,7 +481,7 @@ export class Generator {
         const taps = s.kh * s.kw;
         const m = viaMatmul(s);
         this.weights.set(s, {
-          w: m ? Tensor.from(this.gpu, matmulWeight(s), [cin, taps * cout], 'f32', s.label) : Tensor.from(this.gpu, s.weight, [s.kh, s.kw, cin, cout], 'f32', s.label),
+          w: m ? Tensor.from(this.gpu, matmulWeight(s), [cin, taps * cout], 'f32', s.label) : this.convWeight(s),
           // as a matmul the output row is [ky, kx, co]: the bias repeats once per tap
           bias: s.bias ? Tensor.from(this.gpu, m ? tile(s.bias, taps) : s.bias, [m ? taps * cout : cout], 'f32', `${s.label} bias`) : undefined,
           post: s.post ? Tensor.from(this.gpu, s.post, [2, cout], 'f32', `${s.label} post`) : undefined,
@@ -490,6 +490,17 @@ export class Generator {
         this.weights.set(s, { post: Tensor.from(this.gpu, s.affine, [2, s.y.c], 'f32', `${s.label} affine`) });
       }
     }
+  }
+
+  /**
+   * A conv step's weight [kh, kw, cin, cout]. On software adapters, 3 or more output channels that are
+   * not a multiple of 4 (an RGB output layer) get zero channels up to one, so the step runs on
+   * conv_transpose2d's 'vec' path, the fastest there.
+   */
+  private convWeight(s: ConvStep): Tensor {
+    const [cin, cout] = [s.x.c, s.y.c];
+    const { weight, channels } = this.gpu.isSoftware && cout > 2 ? padChannels(s.weight, cout) : { weight: s.weight, channels: cout };
+    return Tensor.from(this.gpu, weight, [s.kh, s.kw, cin, channels], 'f32', s.label);
   }
 
   /** Buffers and the plan for `batch` samples, recorded on first use. */
