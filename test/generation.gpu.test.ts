@@ -30,19 +30,28 @@ const idCodec: TextCodec = {
 
 describe('GPU sampler against the CPU reference', () => {
   const gpu = useGpu();
-  const cases: [string, SamplingOptions, number][] = [
+  // the kernel gathers the kept tokens when they are at most 1024 (top-k <= 1024, or V <= 1024) and
+  // otherwise bisects over the whole row: cases on both sides, and ties at the top-k threshold
+  const levels = (k: number) => (x: number) => Math.floor(x * k); // logits on a few levels: many ties
+  const cases: [string, SamplingOptions, number, ((x: number) => number)?][] = [
     ['greedy', {}, 50257],
     ['greedy + penalty', { repetitionPenalty: 1.3 }, 389],
     ['temperature', { temperature: 0.8, seed: 11 }, 300],
     ['top-k 40', { topK: 40, seed: 12 }, 50257],
     ['top-p 0.9', { topP: 0.9, seed: 13 }, 1000],
+    ['top-p 0.9, above 1024 tokens: bisection', { topP: 0.9, seed: 15 }, 3000],
     ['top-k + top-p + temperature + penalty', { topK: 20, topP: 0.8, temperature: 1.3, repetitionPenalty: 1.2, seed: 14 }, 777],
+    ['top-k 1000 + top-p 0.5', { topK: 1000, topP: 0.5, seed: 16 }, 5000],
+    ['top-k 2000 + top-p 0.95: bisection', { topK: 2000, topP: 0.95, seed: 17 }, 5000],
+    ['top-k 40, ~190 tied at the threshold', { topK: 40, seed: 18 }, 3000, levels(2)],
+    ['top-k 40, ~1500 tied at the threshold: bisection', { topK: 40, topP: 0.9, seed: 19 }, 3000, levels(0.25)],
   ];
-  for (const [name, opts, V] of cases) {
+  for (const [name, opts, V, shape] of cases) {
     it(`${name} (V=${V})`, async () => {
       const g = gpu();
       const B = 5, P = 64, n = 9; // history of 9 tokens per row
       const logits = randomArray(B * V, V, 4);
+      if (shape) for (let i = 0; i < logits.length; i++) logits[i] = shape(logits[i]);
       const history = new Uint32Array(B * P);
       const hists: number[][] = [];
       for (let b = 0; b < B; b++) {
