@@ -59,21 +59,32 @@ async function copyCase(ctx: BenchContext): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Matmul at GPT-2 124M's shapes
 
+/**
+ * GPT-2 124M's matmuls. `K x N` is the product's shape; the three block matmuls are Conv1D weights,
+ * stored [in, out] = [K, N] in the checkpoint, and the tied LM head is wte, [N, K].
+ */
 export const MATMUL_SHAPES = [
-  { name: 'attn.c_attn', K: 768, N: 2304, layout: 'kn' as const },
-  { name: 'mlp.c_fc', K: 768, N: 3072, layout: 'kn' as const },
-  { name: 'mlp.c_proj', K: 3072, N: 768, layout: 'kn' as const },
-  { name: 'lm_head (wte)', K: 768, N: 50257, layout: 'nk' as const },
+  { name: 'attn.c_attn', K: 768, N: 2304, conv1d: true },
+  { name: 'mlp.c_fc', K: 768, N: 3072, conv1d: true },
+  { name: 'mlp.c_proj', K: 3072, N: 768, conv1d: true },
+  { name: 'lm_head (wte)', K: 768, N: 50257, conv1d: false },
 ];
 
 async function matmulCases(ctx: BenchContext): Promise<void> {
+  // webgen runs the weight layout GPT2 picks on this adapter ('auto': the Conv1D weights transposed
+  // to [N, K] at load on software adapters, kept [K, N] on GPUs); TF.js runs both and the faster is
+  // its figure for the targets
+  const modelLayout = ctx.gpu.isSoftware ? ('nk' as const) : ('kn' as const);
   for (const M of [1, 128]) {
     for (const s of MATMUL_SHAPES) {
-      const { K, N, layout } = s;
+      const { K, N } = s;
       const caseName = `${M === 1 ? 'decode' : 'prefill'} ${M}x${K}x${N} ${s.name}`;
       if (!wanted(ctx, `matmul ${caseName}`) || (ctx.quick && M > 2 && N > 10000)) continue; // quick: no prefill LM head (seconds to a minute an iteration)
       const x = randomArray(M * K, M * 7 + K, 1);
-      const w = randomArray(K * N, K + N, 1 / Math.sqrt(K));
+      const wKN = s.conv1d ? randomArray(K * N, K + N, 1 / Math.sqrt(K)) : undefined; // [K, N]
+      const wNK = s.conv1d ? transpose(wKN!, K, N) : randomArray(K * N, K + N, 1 / Math.sqrt(K)); // [N, K]
+      const layout = s.conv1d ? modelLayout : ('nk' as const);
+      const w = layout === 'kn' ? wKN! : wNK;
       const wHalf = f32ArrayToF16(w);
       const wRounded = f16ArrayToF32(wHalf);
       const positions = samplePositions(M * N, 48);
@@ -98,29 +109,32 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
             {
               check: async () => checkSampled(await tout!.read(), positions, refOf(dtype === 'f16' ? wRounded : w)),
               dispose: () => [tx, tw, tout].forEach((t) => t?.dispose()),
-              note: dtype === 'f16' ? (ctx.gpu.hasF16 ? 'f16 weights (shader-f16)' : 'f16 weights packed in u32 (no shader-f16)') : undefined,
+              note: [`weights ${layout === 'nk' ? '[N, K]' : '[K, N]'}`, dtype === 'f16' ? (ctx.gpu.hasF16 ? 'f16 (shader-f16)' : 'f16 packed in u32 (no shader-f16)') : ''].filter(Boolean).join(', '),
             },
           ),
         );
       }
-      contenders.push(...tfOr(ctx, () => tfMatmul(ctx, x, w, M, K, N, layout, (out) => checkSampled(out, positions, refOf(w)))));
+      const refNK = (i: number) => matmulAt(x, wNK, K, N, 'nk', Math.floor(i / N), i % N);
+      if (s.conv1d) contenders.push(...tfOr(ctx, () => tfMatmul(ctx, 'tfjs', x, wKN!, M, K, N, 'kn', (out) => checkSampled(out, positions, refNK))));
+      contenders.push(...tfOr(ctx, () => tfMatmul(ctx, s.conv1d ? 'tfjs nk' : 'tfjs', x, wNK, M, K, N, 'nk', (out) => checkSampled(out, positions, refNK))));
       await compete(ctx, 'matmul', caseName, { flops: 2 * M * K * N, bytes: 4 * (M * K + K * N + M * N) }, contenders);
     }
   }
 }
 
-/**
- * TF.js matMul (transposeB for [N, K]). A weight over the device's storage binding limit (wte in f32 on
- * lavapipe or in Chromium) cannot be one TF.js tensor: it is split by rows like webgen's, one matMul
- * per part (no concat: the same work as webgen's chunked dispatches).
- */
-function tfMatmul(ctx: BenchContext, x: Float32Array, w: Float32Array, M: number, K: number, N: number, layout: 'kn' | 'nk', check: (out: Float32Array) => ReturnType<typeof checkSampled>): Contender {
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+  return t;
+}
+
+function tfMatmul(ctx: BenchContext, engine: string, x: Float32Array, w: Float32Array, M: number, K: number, N: number, layout: 'kn' | 'nk', check: (out: Float32Array) => ReturnType<typeof checkSampled>): Contender {
   const limit = Math.min(ctx.tf!.device.limits.maxStorageBufferBindingSize, ctx.tf!.device.limits.maxBufferSize);
   const rowsPer = layout === 'nk' ? Math.floor(limit / (K * 4)) : N;
   const parts = Math.ceil(N / rowsPer);
   return tfContender(
     ctx,
-    'tfjs',
+    engine,
     (tf) => {
       const tx = tf.tensor2d(x, [M, K]);
       const tw: TF.Tensor2D[] = [];
@@ -136,7 +150,7 @@ function tfMatmul(ctx: BenchContext, x: Float32Array, w: Float32Array, M: number
             const outs = tw.map((p) => tf.matMul(tx, p, false, true));
             return tf.concat(outs, 1);
           }),
-    { check, note: parts > 1 ? `weight split in ${parts} parts (binding limit), concat included` : undefined },
+    { check, note: [layout === 'nk' ? 'weights [N, K] (matMul transposeB)' : 'weights [K, N]', parts > 1 ? `split in ${parts} parts (binding limit), concat included` : ''].filter(Boolean).join(', ') },
   );
 }
 
