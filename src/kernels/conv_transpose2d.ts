@@ -110,14 +110,26 @@ export type ConvTransposeParams = EpilogueParams & {
   readonly wg: number;
 };
 
+/** The Meta every conv_transpose2d path reads (binding 0): sizes, padding, strides of x and y. */
+const META = `struct Meta {
+  batch: u32, cin: u32, ih: u32, iw: u32,
+  cout: u32, oh: u32, ow: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, ph: i32,
+  pw: i32, in_sn: u32, in_sc: u32, in_sy: u32,
+  in_sx: u32, out_sn: u32, out_sc: u32, out_sy: u32,
+  out_sx: u32, wcout: u32, _p1: u32, _p2: u32, // wcout: the weight's channels ('vec': cout rounded up to 4)
+}
+
+@group(0) @binding(0) var<uniform> u: Meta;`;
+
 export const convTranspose2dKernel: Kernel<ConvTransposeParams> = {
   name: 'conv_transpose2d',
   source: (p) =>
     fill({ regs: source, tiled: tiledSource, direct: directSource, vec: vecSource }[p.path], {
       EPILOGUE: epilogueWgsl(p, 3, 'u.cout'),
       TM: `${p.tm}u`,
-      MAIN4: p.cg === 2 ? 'main_c4' : 'main',
-      MAIN8: p.cg === 2 ? 'main' : 'main_c8',
+      CG: `${Math.max(p.cg, 1)}u`,
+      META,
       X_DECL: p.xVec
         ? '@group(0) @binding(1) var<storage, read> x: array<vec4f>;\nfn x4(i: u32) -> vec4f { return x[i / 4u]; }\nfn x1(i: u32) -> f32 { return x[i / 4u][i % 4u]; }'
         : '@group(0) @binding(1) var<storage, read> x: array<f32>;\nfn x4(i: u32) -> vec4f { return vec4f(x[i], x[i + u.in_sc], x[i + 2u * u.in_sc], x[i + 3u * u.in_sc]); }\nfn x1(i: u32) -> f32 { return x[i]; }',

@@ -17,16 +17,7 @@
 override WG: u32 = 64;
 const TM: u32 = 4u;
 
-struct Meta {
-  batch: u32, cin: u32, ih: u32, iw: u32,
-  cout: u32, oh: u32, ow: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, ph: i32,
-  pw: i32, in_sn: u32, in_sc: u32, in_sy: u32,
-  in_sx: u32, out_sn: u32, out_sc: u32, out_sy: u32,
-  out_sx: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Meta;
+{{META}}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;      // [kh, kw, cin, cout]
 // then, numbered on: bias [cout] if any, post [2, cout] (scale, shift) if any, y; and finish().
