@@ -10,7 +10,7 @@ import { assertClose, randomArray } from './helpers/assert.js';
 import { useGpu } from './helpers/gpu.js';
 import { activations, matmulRef } from './helpers/reference.js';
 
-interface Case { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: 'f32' | 'f16'; bias?: boolean; act?: Activation; acc?: boolean; rowOffset?: number }
+interface Case { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: 'f32' | 'f16'; bias?: boolean; act?: Activation; acc?: boolean; rowOffset?: number; f16?: 'native' | 'packed' }
 
 async function runCase(g: Gpu, c: Case, chunkRows?: number): Promise<void> {
   const { M, K, N, layout, dtype } = c;
@@ -28,7 +28,7 @@ async function runCase(g: Gpu, c: Case, chunkRows?: number): Promise<void> {
   const tb = b ? Tensor.from(g, b, [N], 'f32', 'bias') : undefined;
   const tout = Tensor.from(g, prior, [M, N], 'f32', 'out');
   const plan = new Plan(g, 'matmul-test');
-  await matmul(plan, tx, tw, tout, { layout, bias: tb, activation: c.act, accumulate: c.acc, xRowOffset: rowOffset, rows: M });
+  await matmul(plan, tx, tw, tout, { layout, bias: tb, activation: c.act, accumulate: c.acc, xRowOffset: rowOffset, rows: M, f16: c.f16 });
   await g.checked('matmul', () => plan.submit());
   const got = await tout.read();
   const ref = matmulRef(x.subarray(rowOffset * K), w, M, K, N, layout, b, activations[c.act ?? 'none']);
@@ -49,6 +49,23 @@ describe('matmul against a float64 CPU reference', () => {
       }
     }
   }
+  // 'auto' reads f16 packed for 1-2 rows on software adapters and natively otherwise (where shader-f16
+  // exists): both forced, both sides of that line
+  for (const f16 of ['native', 'packed'] as const) {
+    for (const [M, K, N] of [[1, 3, 17], [2, 64, 769], [1, 64, 50257], [3, 17, 63], [130, 64, 36]] as const) {
+      for (const layout of ['kn', 'nk'] as const) {
+        it(`f16 read ${f16}: ${layout} M=${M} K=${K} N=${N}`, async () => runCase(gpu(), { M, K, N, layout, dtype: 'f16', bias: true, f16 }));
+      }
+    }
+  }
+  it('rejects an unknown f16 option', async () => {
+    const g = gpu();
+    const [tx, tw, to] = [Tensor.empty(g, [1, 4], 'f32', 'x'), Tensor.empty(g, [4, 4], 'f16', 'w'), Tensor.empty(g, [1, 4], 'f32', 'o')];
+    const plan = new Plan(g, 'bad');
+    await expect(matmul(plan, tx, tw, to, { f16: 'half' as 'native' })).rejects.toThrow(/f16 must be 'auto', 'native' or 'packed', got "half"/);
+    for (const t of [tx, tw, to]) t.dispose();
+    plan.dispose();
+  });
   for (const act of ['relu', 'gelu_tanh', 'gelu_erf', 'tanh', 'sigmoid', 'leaky_relu'] as const) {
     it(`fused ${act} epilogue`, async () => runCase(gpu(), { M: 9, K: 40, N: 36, layout: 'kn', dtype: 'f32', bias: true, act }));
   }

@@ -92,24 +92,27 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
       const contenders: Contender[] = [];
       // the prefill LM head takes seconds to a minute an iteration on a software adapter: f32 only
       const dtypes = M > 2 && N > 10000 ? (['f32'] as const) : (['f32', 'f16'] as const);
-      for (const dtype of dtypes) {
+      // "webgen f16 native": the shader-f16 read that 'auto' passes over for a GEMV on a software adapter
+      const runs = [...dtypes.map((d) => ({ dtype: d, f16: undefined as 'native' | undefined })), ...(ctx.variants && ctx.gpu.hasF16 && ctx.gpu.isSoftware && M <= 2 ? [{ dtype: 'f16' as const, f16: 'native' as const }] : [])];
+      for (const { dtype, f16 } of runs) {
         let tx: Tensor | undefined, tw: Tensor | ChunkedTensor | undefined, tout: Tensor | undefined;
+        const packed = dtype === 'f16' && (!ctx.gpu.hasF16 || (!f16 && M <= 2 && ctx.gpu.isSoftware));
         contenders.push(
           webgenContender(
             ctx,
-            `webgen ${dtype}`,
+            `webgen ${dtype}${f16 ? ` ${f16}` : ''}`,
             async (plan) => {
               tx = Tensor.from(ctx.gpu, x, [M, K], 'f32', 'x');
               const wdata = dtype === 'f16' ? wHalf : w;
               // [N, K] weights may exceed one binding (wte in f32): split by rows, as GPT2 does
               tw = layout === 'nk' ? ChunkedTensor.from(ctx.gpu, wdata, N, K, dtype, s.name) : Tensor.from(ctx.gpu, wdata, [K, N], dtype, s.name);
               tout = Tensor.empty(ctx.gpu, [M, N], 'f32', 'out');
-              await matmul(plan, tx, tw, tout, { layout });
+              await matmul(plan, tx, tw, tout, { layout, f16 });
             },
             {
               check: async () => checkSampled(await tout!.read(), positions, refOf(dtype === 'f16' ? wRounded : w)),
               dispose: () => [tx, tw, tout].forEach((t) => t?.dispose()),
-              note: [`weights ${layout === 'nk' ? '[N, K]' : '[K, N]'}`, dtype === 'f16' ? (ctx.gpu.hasF16 ? 'f16 (shader-f16)' : 'f16 packed in u32 (no shader-f16)') : ''].filter(Boolean).join(', '),
+              note: [`weights ${layout === 'nk' ? '[N, K]' : '[K, N]'}`, dtype === 'f16' ? (packed ? 'f16 read as packed u32 pairs' : 'f16 read natively (shader-f16)') : ''].filter(Boolean).join(', '),
             },
           ),
         );

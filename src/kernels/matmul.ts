@@ -64,6 +64,13 @@ export interface MatmulOptions {
   xRowOffset?: number;
   rows?: number;
   workgroupSize?: number;
+  /**
+   * How f16 weights are read where the device has shader-f16: 'native' (array<vec4<f16>>) or
+   * 'packed' (u32 pairs and unpack2x16float, as without shader-f16). 'auto' (default): packed for a
+   * GEMV (1-2 rows) on a software adapter, native otherwise. lavapipe issues a load per lane and
+   * 32-bit word, so packed halves a GEMV's loads: 1.2-1.9x faster decode matmuls there (bench/RESULTS.md).
+   */
+  f16?: 'auto' | 'native' | 'packed';
 }
 
 /**
@@ -95,12 +102,15 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, o
   const vec4 = K % 4 === 0 && (layout === 'nk' || N % 4 === 0);
   // 8 rows per invocation with vec4 loads, 4 with scalar ones (register pressure); 1 for a GEMV
   const rowsPerInvocation = M <= 2 ? 1 : vec4 ? 8 : 4;
+  const f16 = opts.f16 ?? 'auto';
+  if (f16 !== 'auto' && f16 !== 'native' && f16 !== 'packed') throw new OptionError(`matmul: f16 must be 'auto', 'native' or 'packed', got ${JSON.stringify(f16)}`);
+  const nativeF16 = plan.gpu.hasF16 && (f16 === 'native' || (f16 === 'auto' && !(M <= 2 && plan.gpu.isSoftware)));
   for (const chunk of chunks) {
     const n = layout === 'kn' ? N : chunk.rows;
     const colOffset = layout === 'kn' ? 0 : chunk.start;
     const params: MatmulParams = {
       layout,
-      weight: weightFormat(chunk.tensor.dtype, plan.gpu.hasF16),
+      weight: weightFormat(chunk.tensor.dtype, nativeF16),
       bias: !!opts.bias,
       activation: opts.activation ?? 'none',
       accumulate: !!opts.accumulate,
