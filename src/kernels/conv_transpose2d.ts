@@ -150,14 +150,15 @@ export interface ConvTransposeOptions extends Epilogue {
    * invocation); 'vec': 4 or 8 channels x 4 pixels of a row per invocation, visiting only the taps
    * that reach them (needs cout % 4 == 0, or a weight padded with padChannels); 'tiled': tiled in
    * workgroup memory; 'direct': one invocation per output. 'auto' (default): vec for a padded weight;
-   * direct for 1-2 output channels; else vec on software adapters (1.9-2.7x faster than regs in
-   * Chromium/SwiftShader and 1.1-1.4x on lavapipe on the DCGAN layers, bench/RESULTS.md) and regs on
+   * direct for 1-2 output channels; else vec on software adapters (2.5-3.2x faster than regs in
+   * Chromium/SwiftShader and 1.0-1.16x on lavapipe on the DCGAN layers, bench/RESULTS.md) and regs on
    * GPUs (neither measured on one yet).
    */
   path?: 'auto' | 'regs' | 'tiled' | 'direct' | 'vec';
   /**
    * 'vec' path: output channels per invocation, 4 or 8 (needs cout % 8 == 0). Default: 8 where cout
-   * allows (each input load feeds twice the channels: 2-14% faster on the DCGAN layers in Chromium).
+   * allows (each input load feeds twice the channels). Measured against 4 on the DCGAN layers: from 10%
+   * faster to 15% slower per layer, within the noise of these shared machines; GPUs may decide it.
    */
   vecChannels?: 4 | 8;
   /** Workgroup-memory tile sizes of the 'tiled' path (multiples of 4): output pixels, channels, reduction depth. */

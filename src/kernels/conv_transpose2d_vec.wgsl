@@ -1,6 +1,6 @@
 // conv_transpose2d's 'vec' path, the one 'auto' picks on software adapters (it began in bench/ as a
-// competitor: 1.9-2.7x faster than the 'regs' path on the 64x64 DCGAN's stride-2 layers in Chromium
-// and 1.1-1.4x on lavapipe): no workgroup memory and no barrier, register-blocked. One invocation
+// competitor: 2.5-3.2x faster than the 'regs' path on the DCGAN layers in Chromium and 1.0-1.16x on
+// lavapipe): no workgroup memory and no barrier, register-blocked. One invocation
 // computes 4 or 8 (CG = 2) output channels (vec4s: neighbouring invocations read
 // neighbouring vec4s of the weight [kh, kw, cin, wcout]) at TM output pixels of one row that share a
 // phase (ox0, ox0 + sw, ...: the same taps reach all of them), so each weight load feeds TM pixels and

@@ -623,16 +623,12 @@ export class Generator {
 }
 
 /**
- * A dense layer runs on the shared matmul kernel (GEMV-friendly, no workgroup barriers) when its
- * epilogue is one the matmul has: bias and one activation (LeakyReLU only with its 0.2 slope);
- * otherwise as a 1x1 transposed convolution with the full epilogue.
- */
-/**
- * Steps recorded as one matmul [batch, cin] x [cin, kh*kw*cout] (when the matmul's epilogue can do
- * theirs): dense layers, and a transposed convolution of a 1x1 input with stride 1 and no padding (a
+ * Steps recorded as one matmul [batch, cin] x [cin, kh*kw*cout] when their epilogue is one the matmul
+ * has (bias and one activation; LeakyReLU only with its 0.2 slope; otherwise conv_transpose2d with the
+ * full epilogue): dense layers, and a transposed convolution of a 1x1 input with stride 1 and no padding (a
  * DCGAN's first layer), where every tap lands on its own output pixel, so an NHWC output row is
- * [ky, kx, co]. The matmul ran the 64x64 DCGAN's first layer 2-2.9x faster than conv_transpose2d on
- * lavapipe and SwiftShader (bench/RESULTS.md).
+ * [ky, kx, co]. The matmul ran the 64x64 DCGAN's first layer 3.6x (lavapipe) and 5.1x (SwiftShader)
+ * faster than conv_transpose2d's best path (bench/RESULTS.md).
  */
 function viaMatmul(s: ConvStep): boolean {
   const epilogue = !s.post && s.act2 === 'none' && (s.act !== 'leaky_relu' || s.slope === 0.2);
