@@ -1,7 +1,7 @@
 // Generation on the GPU: the sampler kernel against its CPU reference, greedy continuations against
 // PyTorch, decode-vs-prefill logits, batches, seeds, abort, and the per-token budget.
 import { describe, expect, it } from 'vitest';
-import { sample, samplerMeta } from '../src/kernels/sample.js';
+import { gatherCapacity, sample, samplerMeta } from '../src/kernels/sample.js';
 import { parseGPT2Config } from '../src/loaders/gpt2-config.js';
 import { GPT2 } from '../src/models/gpt2.js';
 import { Gpu } from '../src/runtime/device.js';
@@ -30,8 +30,9 @@ const idCodec: TextCodec = {
 
 describe('GPU sampler against the CPU reference', () => {
   const gpu = useGpu();
-  // the kernel gathers the kept tokens when they are at most 1024 (top-k <= 1024, or V <= 1024) and
-  // otherwise bisects over the whole row: cases on both sides, and ties at the top-k threshold
+  // the kernel gathers the kept tokens when they are at most 1024 (top-k <= 1024, or V <= 1024; fewer
+  // with less workgroup storage) and otherwise bisects over the whole row: cases on both sides, and
+  // ties at the top-k threshold
   const levels = (k: number) => (x: number) => Math.floor(x * k); // logits on a few levels: many ties
   const cases: [string, SamplingOptions, number, ((x: number) => number)?][] = [
     ['greedy', {}, 50257],
@@ -47,55 +48,68 @@ describe('GPU sampler against the CPU reference', () => {
     ['top-k 40, ~1500 tied at the threshold: bisection', { topK: 40, topP: 0.9, seed: 19 }, 3000, levels(0.25)],
   ];
   for (const [name, opts, V, shape] of cases) {
-    it(`${name} (V=${V})`, async () => {
-      const g = gpu();
-      const B = 5, P = 64, n = 9; // history of 9 tokens per row
-      const logits = randomArray(B * V, V, 4);
-      if (shape) for (let i = 0; i < logits.length; i++) logits[i] = shape(logits[i]);
-      const history = new Uint32Array(B * P);
-      const hists: number[][] = [];
-      for (let b = 0; b < B; b++) {
-        const h = Array.from({ length: n }, (_, i) => (b * 31 + i * 17) % V);
-        hists.push(h);
-        history.set(h, b * P);
-      }
-      const o = resolveSampling(opts, V);
-      const tl = Tensor.from(g, logits, [B, V], 'f32', 'logits');
-      const th = Tensor.from(g, history, [B, P], 'u32', 'history');
-      const ids = Tensor.empty(g, [B], 'u32', 'ids'), out = Tensor.empty(g, [B], 'u32', 'out');
-      const step = g.uniform(new Uint32Array([n - 1, 1, B, 0]), 'step'); // history length = pos0 + T
-      const meta = g.uniform(samplerMeta(o, V, P, V), 'meta');
-      const plan = new Plan(g, 'sample-test');
-      await sample(plan, meta, step, tl, th, ids, out, B, V);
-      await g.checked('sample', () => plan.submit());
-      const got = Array.from(await out.read());
-      expect(Array.from(await ids.read())).toEqual(got);
-      const hist = await th.read();
-      let nearTies = 0;
-      for (let b = 0; b < B; b++) {
-        const row = logits.subarray(b * V, (b + 1) * V);
-        const want = sampleRow(row, hists[b], o, b);
-        expect(hist[b * P + n], 'appended to history').toBe(got[b]);
-        if (!o.greedy) expect(keptDistribution(row, hists[b], o).has(got[b]), `row ${b}: ${got[b]} outside the kept set`).toBe(true);
-        if (got[b] !== want) {
-          // only acceptable when the draw lands within float rounding of a cumulative boundary
-          const kept = [...keptDistribution(row, hists[b], o)].sort((a, c) => a[0] - c[0]);
-          const z = kept.reduce((s, [, w]) => s + w, 0);
-          const u = drawUniform(o.seed, b, n) * z;
-          let acc = 0, gap = Infinity;
-          for (const [, w] of kept) { acc += w; gap = Math.min(gap, Math.abs(acc - u)); }
-          expect(gap / z, `row ${b}: GPU ${got[b]} vs CPU ${want}`).toBeLessThan(1e-5);
-          nearTies++;
-        }
-      }
-      expect(nearTies).toBeLessThanOrEqual(1);
-      for (const t of [tl, th, ids, out]) t.dispose();
-      g.destroyBuffer(step);
-      g.destroyBuffer(meta);
-      plan.dispose();
-    });
+    it(`${name} (V=${V})`, async () => runSamplerCase(gpu(), opts, V, shape));
   }
+  it('fits WebGPU\'s guaranteed 16 KiB of workgroup storage: fewer tokens gathered, same choices', async () => {
+    expect(gatherCapacity(50257, 256, 32768)).toBe(1024);
+    expect(gatherCapacity(50257, 256, 16384)).toBe(576);
+    const g = await Gpu.create({ capLimits: { maxComputeWorkgroupStorageSize: 16384 } });
+    try {
+      await runSamplerCase(g, { topK: 40, topP: 0.9, seed: 21 }, 50257); // gathered (40 <= 576)
+      await runSamplerCase(g, { topK: 800, seed: 22 }, 5000); // bisection (800 > 576)
+      expect(g.memory().liveBuffers).toBe(0);
+    } finally {
+      g.dispose();
+    }
+  });
 });
+
+async function runSamplerCase(g: Gpu, opts: SamplingOptions, V: number, shape?: (x: number) => number): Promise<void> {
+  const B = 5, P = 64, n = 9; // history of 9 tokens per row
+  const logits = randomArray(B * V, V, 4);
+  if (shape) for (let i = 0; i < logits.length; i++) logits[i] = shape(logits[i]);
+  const history = new Uint32Array(B * P);
+  const hists: number[][] = [];
+  for (let b = 0; b < B; b++) {
+    const h = Array.from({ length: n }, (_, i) => (b * 31 + i * 17) % V);
+    hists.push(h);
+    history.set(h, b * P);
+  }
+  const o = resolveSampling(opts, V);
+  const tl = Tensor.from(g, logits, [B, V], 'f32', 'logits');
+  const th = Tensor.from(g, history, [B, P], 'u32', 'history');
+  const ids = Tensor.empty(g, [B], 'u32', 'ids'), out = Tensor.empty(g, [B], 'u32', 'out');
+  const step = g.uniform(new Uint32Array([n - 1, 1, B, 0]), 'step'); // history length = pos0 + T
+  const meta = g.uniform(samplerMeta(o, V, P, V), 'meta');
+  const plan = new Plan(g, 'sample-test');
+  await sample(plan, meta, step, tl, th, ids, out, B, V);
+  await g.checked('sample', () => plan.submit());
+  const got = Array.from(await out.read());
+  expect(Array.from(await ids.read())).toEqual(got);
+  const hist = await th.read();
+  let nearTies = 0;
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray(b * V, (b + 1) * V);
+    const want = sampleRow(row, hists[b], o, b);
+    expect(hist[b * P + n], 'appended to history').toBe(got[b]);
+    if (!o.greedy) expect(keptDistribution(row, hists[b], o).has(got[b]), `row ${b}: ${got[b]} outside the kept set`).toBe(true);
+    if (got[b] !== want) {
+      // only acceptable when the draw lands within float rounding of a cumulative boundary
+      const kept = [...keptDistribution(row, hists[b], o)].sort((a, c) => a[0] - c[0]);
+      const z = kept.reduce((s, [, w]) => s + w, 0);
+      const u = drawUniform(o.seed, b, n) * z;
+      let acc = 0, gap = Infinity;
+      for (const [, w] of kept) { acc += w; gap = Math.min(gap, Math.abs(acc - u)); }
+      expect(gap / z, `row ${b}: GPU ${got[b]} vs CPU ${want}`).toBeLessThan(1e-5);
+      nearTies++;
+    }
+  }
+  expect(nearTies).toBeLessThanOrEqual(1);
+  for (const t of [tl, th, ids, out]) t.dispose();
+  g.destroyBuffer(step);
+  g.destroyBuffer(meta);
+  plan.dispose();
+}
 
 describe('GPT-2 generation on the GPU', () => {
   const gpu = useGpu();

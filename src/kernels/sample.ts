@@ -5,13 +5,23 @@ import type { Kernel } from '../runtime/pipelines.js';
 import type { ResolvedSampling } from '../runtime/sampling.js';
 import type { Tensor } from '../runtime/tensor.js';
 
-export type SampleParams = { readonly vocabSize: number; readonly workgroupSize: number };
+export type SampleParams = { readonly vocabSize: number; readonly workgroupSize: number; readonly cap: number };
 
 export const sampleKernel: Kernel<SampleParams> = {
   name: 'sample',
   source: () => source,
-  constants: (p) => ({ WG: p.workgroupSize, SEEN_WORDS: Math.ceil(p.vocabSize / 32) }),
+  constants: (p) => ({ WG: p.workgroupSize, SEEN_WORDS: Math.ceil(p.vocabSize / 32), CAP: p.cap }),
 };
+
+/**
+ * How many kept tokens the gathered path may hold (12 bytes each) in the workgroup storage left by the
+ * history bitmap, the two reduction arrays and the 256-bin histogram: 1024, or fewer (a multiple of 32)
+ * on a device with less than ~21 KB of it for GPT-2's vocabulary (WebGPU guarantees 16 KB).
+ */
+export function gatherCapacity(V: number, workgroupSize: number, storageBytes: number): number {
+  const fixed = 4 * Math.ceil(V / 32) + 8 * workgroupSize + 4 * 256 + 4;
+  return Math.max(32, Math.min(1024, Math.floor((storageBytes - fixed) / 12 / 32) * 32));
+}
 
 /** The sampler's Meta struct for these options; write it into the buffer given to sample(). */
 export function samplerMeta(o: ResolvedSampling, V: number, P: number, logitsRowStride: number): Uint32Array<ArrayBuffer> {
@@ -26,5 +36,6 @@ export function samplerMeta(o: ResolvedSampling, V: number, P: number, logitsRow
 export async function sample(plan: Plan, meta: Binding, step: Binding, logits: Tensor, history: Tensor, ids: Tensor, out: Tensor, rows: number, V: number): Promise<void> {
   if (logits.shape[logits.shape.length - 1] !== V) throw new OptionError(`sample: logits [${logits.shape.join(', ')}] do not have ${V} columns`);
   if (ids.size < rows || out.size < rows || history.shape[0] < rows) throw new OptionError(`sample: ${rows} rows do not fit ids/out/history`);
-  await plan.add(sampleKernel, { vocabSize: V, workgroupSize: 256 }, [meta, step, logits, history, ids, out], [rows], 'sample');
+  const cap = gatherCapacity(V, 256, plan.gpu.limits.maxComputeWorkgroupStorageSize);
+  await plan.add(sampleKernel, { vocabSize: V, workgroupSize: 256, cap }, [meta, step, logits, history, ids, out], [rows], 'sample');
 }

@@ -33,7 +33,7 @@ struct Step { pos0: u32, T: u32, B: u32 }
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<u32>;
 
-const CAP: u32 = 1024u; // kept tokens the gathered path holds
+override CAP: u32 = 1024u; // kept tokens the gathered path holds (sized to the device's workgroup storage)
 const DROPPED: u32 = 0x80000000u; // candV's mark for a token top-p drops
 
 var<workgroup> seen: array<atomic<u32>, SEEN_WORDS>;

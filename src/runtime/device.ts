@@ -30,9 +30,10 @@ export interface GpuOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * Lower the limits the engine plans against (never raises them). Used by tests to prove that a
-   * tensor larger than a binding is split, without needing a large model.
+   * tensor larger than a binding is split, without needing a large model, and that kernels fit
+   * WebGPU's guaranteed 16 KiB of workgroup storage.
    */
-  capLimits?: Partial<Pick<EngineLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>>;
+  capLimits?: Partial<Pick<EngineLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize' | 'maxComputeWorkgroupStorageSize'>>;
   /** Ignore the adapter's `shader-f16` feature, to exercise the packed-f16 path on any adapter. */
   disableF16?: boolean;
   /** Called when the device is lost for a reason other than dispose(). */
@@ -138,7 +139,8 @@ export class Gpu {
     const requiredLimits: Record<string, number> = {
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
       maxBufferSize: a.maxBufferSize,
-      maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+      // capped here too, so a kernel that outgrows a capped size fails as it would on such a device
+      maxComputeWorkgroupStorageSize: Math.min(a.maxComputeWorkgroupStorageSize, options.capLimits?.maxComputeWorkgroupStorageSize ?? Infinity),
       maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
@@ -169,7 +171,7 @@ export class Gpu {
       maxStorageBufferBindingSize: Math.min(d.maxStorageBufferBindingSize, cap.maxStorageBufferBindingSize ?? Infinity),
       maxBufferSize: Math.min(d.maxBufferSize, cap.maxBufferSize ?? Infinity),
       maxComputeWorkgroupsPerDimension: d.maxComputeWorkgroupsPerDimension,
-      maxComputeWorkgroupStorageSize: d.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupStorageSize: Math.min(d.maxComputeWorkgroupStorageSize, cap.maxComputeWorkgroupStorageSize ?? Infinity),
       maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
       maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
       minStorageBufferOffsetAlignment: d.minStorageBufferOffsetAlignment,
