@@ -17,7 +17,7 @@ export interface SuiteOptions {
   filter?: string;
   /** Leave TensorFlow.js out. */
   noTfjs?: boolean;
-  /** Leave the competing kernels of bench/kernels out. */
+  /** Leave out src's other kernel paths ("webgen <path>" rows). */
   noVariants?: boolean;
 }
 

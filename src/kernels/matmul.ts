@@ -68,7 +68,7 @@ export interface MatmulOptions {
    * How f16 weights are read where the device has shader-f16: 'native' (array<vec4<f16>>) or
    * 'packed' (u32 pairs and unpack2x16float, as without shader-f16). 'auto' (default): packed for a
    * GEMV (1-2 rows) on a software adapter, native otherwise. lavapipe issues a load per lane and
-   * 32-bit word, so packed halves a GEMV's loads: 1.2-1.9x faster decode matmuls there (bench/RESULTS.md).
+   * 32-bit word, so packed halves a GEMV's loads: 1.2-1.45x faster decode matmuls there (bench/RESULTS.md).
    */
   f16?: 'auto' | 'native' | 'packed';
 }
