@@ -110,8 +110,11 @@ export type ConvTransposeParams = EpilogueParams & {
   readonly wg: number;
 };
 
-/** The Meta every conv_transpose2d path reads (binding 0): sizes, padding, strides of x and y. */
-const META = `struct Meta {
+/**
+ * What every conv_transpose2d path shares: the Meta (binding 0: sizes, padding, strides of x and y)
+ * and the tap arithmetic of a stride-s axis.
+ */
+const COMMON = `struct Meta {
   batch: u32, cin: u32, ih: u32, iw: u32,
   cout: u32, oh: u32, ow: u32, kh: u32,
   kw: u32, sh: u32, sw: u32, ph: i32,
@@ -120,7 +123,31 @@ const META = `struct Meta {
   out_sx: u32, wcout: u32, _p1: u32, _p2: u32, // wcout: the weight's channels ('vec': cout rounded up to 4)
 }
 
-@group(0) @binding(0) var<uniform> u: Meta;`;
+@group(0) @binding(0) var<uniform> u: Meta;
+
+// The first tap that reaches output o along an axis: (o + p) mod s.
+fn first_tap(o: u32, s: u32, p: i32) -> u32 {
+  var r = (i32(o) + p) % i32(s);
+  if (r < 0) { r += i32(s); }
+  return u32(r);
+}
+
+// One output phase along one axis: its first output, how many outputs and taps it has, and the
+// input index of its first output's first tap.
+struct Axis { o0: u32, count: u32, taps: u32, base: i32, phase: u32 }
+
+fn axis(phase: u32, s: u32, p: i32, k: u32, out_len: u32) -> Axis {
+  var r = (i32(phase) - p) % i32(s);
+  if (r < 0) { r += i32(s); }
+  let o0 = u32(r);
+  var a: Axis;
+  a.o0 = o0;
+  a.phase = phase;
+  a.count = select(0u, (out_len - o0 + s - 1u) / s, o0 < out_len);
+  a.taps = select(0u, (k - phase + s - 1u) / s, phase < k);
+  a.base = (i32(o0) + p - i32(phase)) / i32(s);  // exact: o0 + p = phase (mod s)
+  return a;
+}`;
 
 export const convTranspose2dKernel: Kernel<ConvTransposeParams> = {
   name: 'conv_transpose2d',
@@ -129,7 +156,7 @@ export const convTranspose2dKernel: Kernel<ConvTransposeParams> = {
       EPILOGUE: epilogueWgsl(p, 3, 'u.cout'),
       TM: `${p.tm}u`,
       CG: `${Math.max(p.cg, 1)}u`,
-      META,
+      COMMON,
       X_DECL: p.xVec
         ? '@group(0) @binding(1) var<storage, read> x: array<vec4f>;\nfn x4(i: u32) -> vec4f { return x[i / 4u]; }\nfn x1(i: u32) -> f32 { return x[i / 4u][i % 4u]; }'
         : '@group(0) @binding(1) var<storage, read> x: array<f32>;\nfn x4(i: u32) -> vec4f { return vec4f(x[i], x[i + u.in_sc], x[i + 2u * u.in_sc], x[i + 3u * u.in_sc]); }\nfn x1(i: u32) -> f32 { return x[i]; }',

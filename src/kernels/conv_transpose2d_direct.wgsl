@@ -3,18 +3,11 @@
 // Same Meta, bindings, weight layout [kh, kw, cin, cout] and epilogue as conv_transpose2d.wgsl.
 override WG: u32 = 64;
 
-{{META}}
+{{COMMON}}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;      // [kh, kw, cin, cout]
 // then, numbered on: bias [cout] if any, post [2, cout] (scale, shift) if any, y; and finish().
 {{EPILOGUE}}
-
-// The first tap that reaches output o along an axis: (o + p) mod s.
-fn first_tap(o: u32, s: u32, p: i32) -> u32 {
-  var r = (i32(o) + p) % i32(s);
-  if (r < 0) { r += i32(s); }
-  return u32(r);
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -10,7 +10,7 @@ override WG: u32 = 256;  // (BM / TM) * (BN / TN)
 const TM: u32 = 4u;
 const TN: u32 = 4u;
 
-{{META}}
+{{COMMON}}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;      // [kh, kw, cin, cout]
 // then, numbered on: bias [cout] if any, post [2, cout] (scale, shift) if any, y; and finish().
@@ -23,23 +23,6 @@ var<workgroup> Bs: array<f32, BK * BN>;  // [BK][BN]
 var<workgroup> row_off: array<u32, BM>;
 var<workgroup> row_iy: array<i32, BM>;
 var<workgroup> row_ix: array<i32, BM>;
-
-// One output phase along one axis: its first output, how many outputs and taps it has, and the
-// input index of its first output's first tap.
-struct Axis { o0: u32, count: u32, taps: u32, base: i32, phase: u32 }
-
-fn axis(phase: u32, s: u32, p: i32, k: u32, out_len: u32) -> Axis {
-  var r = (i32(phase) - p) % i32(s);
-  if (r < 0) { r += i32(s); }
-  let o0 = u32(r);
-  var a: Axis;
-  a.o0 = o0;
-  a.phase = phase;
-  a.count = select(0u, (out_len - o0 + s - 1u) / s, o0 < out_len);
-  a.taps = select(0u, (k - phase + s - 1u) / s, phase < k);
-  a.base = (i32(o0) + p - i32(phase)) / i32(s);  // exact: o0 + p = phase (mod s)
-  return a;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -15,16 +15,10 @@ override WG: u32 = 64;
 const TM: u32 = {{TM}};
 const CG: u32 = {{CG}}; // groups of 4 output channels per invocation: 1 or 2
 
-{{META}}
+{{COMMON}}
 {{X_DECL}}
 @group(0) @binding(2) var<storage, read> w: array<vec4f>;    // [kh, kw, cin, cout / 4]
 {{EPILOGUE}}
-
-fn first_tap(o: u32, s: u32, p: i32) -> u32 {
-  var r = (i32(o) + p) % i32(s);
-  if (r < 0) { r += i32(s); }
-  return u32(r);
-}
 
 fn w4(i: u32) -> vec4f { return w[i / 4u]; } // i % 4 == 0
 
