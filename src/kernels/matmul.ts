@@ -31,6 +31,32 @@ function weightVec4(format: WeightFormat): string {
   }
 }
 
+/** What both matmul kernels share: the Meta (binding 0), out (binding 4) and the epilogue's store. */
+const COMMON = `struct Meta {
+  M: u32,          // rows of x used
+  N: u32,          // output columns (of this weight chunk)
+  K: u32,          // reduction length
+  xRowOffset: u32, // first row of x to read (e.g. only the last position for the LM head)
+  ldo: u32,        // row stride of out
+  colOffset: u32,  // first column of out written (weight chunks of a split matrix)
+  biasOffset: u32, // first element of bias used by this chunk
+}
+
+@group(0) @binding(0) var<uniform> u: Meta;
+
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn store(r: u32, c0: u32, v: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let c = c0 + j;
+    if (c >= u.N) { return; }
+    let o = r * u.ldo + u.colOffset + c;
+    let y = act(v[j] + bias_at(c));
+    if (ACCUMULATE) { out[o] += y; } else { out[o] = y; }
+  }
+}
+`;
+
 export const matmulKernel: Kernel<MatmulParams> = {
   name: 'matmul',
   source: (p) =>
@@ -42,7 +68,8 @@ export const matmulKernel: Kernel<MatmulParams> = {
           ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\nfn bias_at(c: u32) -> f32 { return bias[u.biasOffset + c]; }\n'
           : 'fn bias_at(c: u32) -> f32 { return 0.0; }\n') +
         activationWgsl(p.activation) +
-        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n`,
+        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
+        COMMON,
     }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };

@@ -6,34 +6,13 @@
 //
 // This is the general kernel, for any K and N; aligned shapes use matmul_vec4.wgsl.
 // The prelude (generated in matmul.ts) declares `w` at binding 2 with w_at, `bias_at` (binding 3
-// when there is a bias), `act`, and the constants TM (rows per invocation) and ACCUMULATE.
+// when there is a bias), `act`, the constants TM (rows per invocation) and ACCUMULATE, and what both
+// matmul kernels share: the Meta `u` (binding 0), `out` (binding 4) and store().
 {{PRELUDE}}
 
 override WG: u32 = 64;
 
-struct Meta {
-  M: u32,          // rows of x used
-  N: u32,          // output columns (of this weight chunk)
-  K: u32,          // reduction length
-  xRowOffset: u32, // first row of x to read (e.g. only the last position for the LM head)
-  ldo: u32,        // row stride of out
-  colOffset: u32,  // first column of out written (weight chunks of a split matrix)
-  biasOffset: u32, // first element of bias used by this chunk
-}
-
-@group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-fn store(r: u32, c0: u32, v: vec4f) {
-  for (var j = 0u; j < 4u; j++) {
-    let c = c0 + j;
-    if (c >= u.N) { return; }
-    let o = r * u.ldo + u.colOffset + c;
-    let y = act(v[j] + bias_at(c));
-    if (ACCUMULATE) { out[o] += y; } else { out[o] = y; }
-  }
-}
 
 fn invocation(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WG;

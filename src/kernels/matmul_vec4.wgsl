@@ -6,34 +6,12 @@
 // one 16-byte load in place of four scalar ones is most of the difference.
 //   kn: W [K, N], needs N % 4 == 0 and K % 4 == 0     nk: W [N, K], needs K % 4 == 0
 // The prelude declares `w` at binding 2 and `w4(i)` (the vec4 at vec4-index i), `bias_at`, `act`,
-// TM and ACCUMULATE.
+// TM, ACCUMULATE, the Meta `u`, `out` and store() (as for matmul.wgsl).
 {{PRELUDE}}
 
 override WG: u32 = 64;
 
-struct Meta {
-  M: u32,
-  N: u32,
-  K: u32,
-  xRowOffset: u32,
-  ldo: u32,
-  colOffset: u32,
-  biasOffset: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-fn store(r: u32, c0: u32, v: vec4f) {
-  for (var j = 0u; j < 4u; j++) {
-    let c = c0 + j;
-    if (c >= u.N) { return; }
-    let o = r * u.ldo + u.colOffset + c;
-    let y = act(v[j] + bias_at(c));
-    if (ACCUMULATE) { out[o] += y; } else { out[o] = y; }
-  }
-}
 
 @compute @workgroup_size(WG)
 fn main_kn(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
