@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import puppeteer from 'puppeteer-core';
 import { createServer } from 'vite';
-import { machine, OUT_DIR, PYTHON, pytorchReference, run, writeOutputs } from './lib/node-side.js';
-import { markdown, type Report, type Row } from './lib/report.js';
+import { finishRun, machine, OUT_DIR, PYTHON, run } from './lib/node-side.js';
+import type { Report, Row } from './lib/report.js';
 import { SUITES, type SuiteName } from './suites/index.js';
 
 const USAGE = `usage: npm run bench:browser -- [options]
@@ -157,18 +157,7 @@ async function main(): Promise<number> {
     await browser.close();
     await server.close();
   }
-  if (only.includes('pytorch') && !v.filter) {
-    log('\n== pytorch (tools/pytorch_decode_bench.py)');
-    const t0 = performance.now();
-    const pt = await pytorchReference(quick, log);
-    report.pytorch = pt.json;
-    report.rows.push(...pt.rows);
-    log(`== pytorch: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
-  report.finished = new Date().toISOString();
-  console.log('\n' + markdown(report));
-  const out = writeOutputs(report, 'chromium-swiftshader', full, v.out);
-  log(`\nwrote ${out.json}${out.results ? ` and ${out.results}` : ''} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all)`);
+  await finishRun(report, 'chromium-swiftshader', { pytorch: only.includes('pytorch') && !v.filter, quick, full, outFile: v.out, started, log });
   return 0;
 }
 

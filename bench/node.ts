@@ -6,8 +6,8 @@
 //   npm run bench [-- --quick] [--only kernels,gpt2,gan,pytorch] [--filter REGEX] [--no-tfjs] [--out FILE]
 import { parseArgs } from 'node:util';
 import { navigatorGpu } from '../src/runtime/device.js';
-import { machine, pytorchReference, writeOutputs, writeResults } from './lib/node-side.js';
-import { markdown, type Report } from './lib/report.js';
+import { finishRun, machine, writeResults } from './lib/node-side.js';
+import type { Report } from './lib/report.js';
 import { envOf, openSession, runSuite, SUITES, type SuiteName } from './suites/index.js';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -80,18 +80,7 @@ async function main(): Promise<number> {
     session.timer.dispose();
     session.gpu.dispose();
   }
-  if (only.includes('pytorch') && !v.filter) {
-    log('\n== pytorch (tools/pytorch_decode_bench.py)');
-    const t0 = performance.now();
-    const pt = await pytorchReference(quick, log);
-    report.pytorch = pt.json;
-    report.rows.push(...pt.rows);
-    log(`== pytorch: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
-  report.finished = new Date().toISOString();
-  console.log('\n' + markdown(report));
-  const out = writeOutputs(report, `node-${driver}`, full, v.out);
-  log(`\nwrote ${out.json}${out.results ? ` and ${out.results}` : ''} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all)`);
+  await finishRun(report, `node-${driver}`, { pytorch: only.includes('pytorch') && !v.filter, quick, full, outFile: v.out, started, log });
   return 0;
 }
 

@@ -94,6 +94,29 @@ export function writeOutputs(report: Report, name: string, full: boolean, outFil
 /** The files RESULTS.md is made from, in its order. */
 const RESULT_FILES = ['node-lavapipe', 'chromium-swiftshader', 'node-swiftshader', 'node-gpu'];
 
+/**
+ * The end of a run, for both runners: the PyTorch reference (when asked for), the tables on stdout,
+ * the JSON and, for a full run, RESULTS.md.
+ */
+export async function finishRun(
+  report: Report,
+  name: string,
+  o: { pytorch: boolean; quick: boolean; full: boolean; outFile?: string; started: Date; log: (l: string) => void },
+): Promise<void> {
+  if (o.pytorch) {
+    o.log('\n== pytorch (tools/pytorch_decode_bench.py)');
+    const t0 = performance.now();
+    const pt = await pytorchReference(o.quick, o.log);
+    report.pytorch = pt.json;
+    report.rows.push(...pt.rows);
+    o.log(`== pytorch: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  report.finished = new Date().toISOString();
+  console.log('\n' + markdown(report));
+  const out = writeOutputs(report, name, o.full, o.outFile);
+  o.log(`\nwrote ${out.json}${out.results ? ` and ${out.results}` : ''} (${((Date.now() - o.started.getTime()) / 1000).toFixed(0)} s in all)`);
+}
+
 export function writeResults(): string {
   const reports: Report[] = [];
   for (const f of RESULT_FILES) {
