@@ -3,24 +3,24 @@
 // Models
 export { GPT2, loadTokenizer } from './models/gpt2.js';
 export type { GPT2Options, WeightDType } from './models/gpt2.js';
-export { randomGPT2, gpt2Config, GPT2_SHAPES } from './models/gpt2-random.js';
-export { Generator, randomLatents, slerpLatents, lowerGraph } from './models/generator.js';
-export type { GeneratorLoadOptions, GenerateRequest, Program, Step, Value } from './models/generator.js';
-export { parseGraph, dcganGraph } from './models/generator-graph.js';
-export type { GeneratorGraph, LayerSpec, DenseLayer, ReshapeLayer, ConvTranspose2dLayer, BatchNormLayer, ActivationLayer } from './models/generator-graph.js';
-export { imageRgba, toImageData, gridRgba, encodePng } from './models/images.js';
-export type { ImageSpec, Rgba, GridOptions } from './models/images.js';
+export { randomGPT2, gpt2Config, GPT2_SHAPES } from './testing/random_gpt2.js';
+export { Generator, randomLatents, slerpLatents, lowerGraph } from './models/gan/generator.js';
+export type { GeneratorLoadOptions, GenerateRequest, Program, Step, Value } from './models/gan/generator.js';
+export { parseGraph, dcganGraph } from './models/gan/graph.js';
+export type { GeneratorGraph, LayerSpec, DenseLayer, ReshapeLayer, ConvTranspose2dLayer, BatchNormLayer, ActivationLayer } from './models/gan/graph.js';
+export { imageRgba, toImageData, gridRgba, encodePng } from './models/gan/images.js';
+export type { ImageSpec, Rgba, GridOptions } from './models/gan/images.js';
 
 // Generation
-export type { GenerateOptions, GenerationPiece, GenerationResult, FinishReason, TokenStepper, TextCodec } from './runtime/generate.js';
-export { generateStream, generateAll } from './runtime/generate.js';
-export type { SamplingOptions } from './runtime/sampling.js';
+export type { GenerateOptions, GenerationPiece, GenerationResult, FinishReason, TokenStepper, TextCodec } from './generation/generate.js';
+export { generateStream, generateAll } from './generation/generate.js';
+export type { SamplingOptions } from './generation/sampling.js';
 
 // Loaders
 export { SafeTensors, writeSafetensors } from './loaders/safetensors.js';
 export type { TensorInfo, TensorToWrite } from './loaders/safetensors.js';
-export { parseGPT2Config } from './loaders/gpt2-config.js';
-export type { GPT2Config } from './loaders/gpt2-config.js';
+export { parseGPT2Config } from './loaders/gpt2_config.js';
+export type { GPT2Config } from './loaders/gpt2_config.js';
 export { GPT2Tokenizer, TokenizerError } from './loaders/tokenizer.js';
 export type { ModelSource, ModelFolder, ProgressCallback } from './loaders/fetch.js';
 
@@ -30,11 +30,11 @@ export type { GpuOptions, AdapterDescription, EngineLimits, MemoryStats } from '
 export { Tensor } from './runtime/tensor.js';
 export type { DType } from './runtime/tensor.js';
 export { Plan } from './runtime/plan.js';
-export * from './runtime/errors.js';
+export * from './errors.js';
 export { add } from './kernels/add.js';
-export { matmul } from './kernels/matmul.js';
-export { convTranspose2d, convTransposeOutputSize, kerasSamePadding, weightFromPytorch, weightFromKeras, view4 } from './kernels/conv_transpose2d.js';
-export type { ConvTransposeOptions, GanActivation, View4 } from './kernels/conv_transpose2d.js';
+export { matmul } from './kernels/matmul/index.js';
+export { convTranspose2d, convTransposeOutputSize, kerasSamePadding, weightFromPytorch, weightFromKeras, view4 } from './kernels/conv_transpose2d/index.js';
+export type { ConvTransposeOptions, GanActivation, View4 } from './kernels/conv_transpose2d/index.js';
 export { scaleShift } from './kernels/scale_shift.js';
-export { selfCheck } from './runtime/selfcheck.js';
-export type { SelfCheckResult } from './runtime/selfcheck.js';
+export { selfCheck } from './cli/selfcheck.js';
+export type { SelfCheckResult } from './cli/selfcheck.js';

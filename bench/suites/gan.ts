@@ -3,7 +3,7 @@
 // clock from latents to images on the CPU. The peer is the same network as TensorFlow.js WebGPU ops
 // (conv2dTranspose, batchNorm, relu, tanh: what a tfjs-layers model of it runs), fed the same latents;
 // the two outputs are compared.
-import { Generator } from '../../src/models/generator.js';
+import { Generator } from '../../src/models/gan/generator.js';
 import { writeSafetensors, type TensorToWrite } from '../../src/loaders/safetensors.js';
 import { randomArray } from '../lib/check.js';
 import { compete, e2eContender, wanted, type BenchContext, type Contender } from '../lib/compete.js';

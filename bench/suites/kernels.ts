@@ -2,15 +2,15 @@
 // to TensorFlow.js WebGPU's ops on the same adapter and a copy kernel's bandwidth (the ceiling).
 import copySource from '../kernels/copy.wgsl?raw';
 import { attention, type KvCache } from '../../src/kernels/attention.js';
-import { convTranspose2d, padChannels, view4 } from '../../src/kernels/conv_transpose2d.js';
+import { convTranspose2d, padChannels, view4 } from '../../src/kernels/conv_transpose2d/index.js';
 import { layerNorm } from '../../src/kernels/layernorm.js';
-import { matmul } from '../../src/kernels/matmul.js';
+import { matmul } from '../../src/kernels/matmul/index.js';
 import { sample, samplerMeta } from '../../src/kernels/sample.js';
 import { ChunkedTensor } from '../../src/runtime/chunked.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/half.js';
 import { grid1d } from '../../src/runtime/plan.js';
 import type { Kernel } from '../../src/runtime/pipelines.js';
-import { resolveSampling } from '../../src/runtime/sampling.js';
+import { resolveSampling } from '../../src/generation/sampling.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { checkSampled, matmulAt, randomArray, samplePositions } from '../lib/check.js';
 import { compete, tfContender, webgenContender, wanted, type BenchContext, type Contender } from '../lib/compete.js';

@@ -6,9 +6,9 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { GPT2 } from '../models/gpt2.js';
 import type { ProgressCallback } from '../loaders/fetch.js';
-import { OptionError, WebgenError } from '../runtime/errors.js';
-import type { GenerateOptions } from '../runtime/generate.js';
-import { selfCheck } from '../runtime/selfcheck.js';
+import { OptionError, WebgenError } from '../errors.js';
+import type { GenerateOptions } from '../generation/generate.js';
+import { selfCheck } from './selfcheck.js';
 import { runGan } from './gan.js';
 
 /** The default text model, trained by tools/train_gpt2.py and shipped in the package. */

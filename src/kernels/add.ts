@@ -1,5 +1,5 @@
 import source from './add.wgsl?raw';
-import { OptionError } from '../runtime/errors.js';
+import { OptionError } from '../errors.js';
 import { grid1d, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';

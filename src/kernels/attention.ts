@@ -1,10 +1,10 @@
 import attentionTemplate from './attention.wgsl?raw';
 import kvStoreSource from './kv_store.wgsl?raw';
-import { OptionError } from '../runtime/errors.js';
+import { OptionError } from '../errors.js';
 import { grid1d, packMeta, type Binding, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { fill } from './common.js';
+import { fill } from './wgsl.js';
 
 export type AttentionParams = { readonly headSize: number; readonly workgroupSize: number };
 export type KvStoreParams = { readonly workgroupSize: number };

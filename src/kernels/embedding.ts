@@ -1,10 +1,10 @@
 import template from './embedding.wgsl?raw';
 import type { ChunkedTensor } from '../runtime/chunked.js';
-import { OptionError } from '../runtime/errors.js';
+import { OptionError } from '../errors.js';
 import { grid1d, type Binding, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { enables, fill, weightAccess, weightFormat, type WeightFormat } from './common.js';
+import { enables, fill, weightAccess, weightFormat, type WeightFormat } from './wgsl.js';
 
 export type EmbeddingParams = { readonly wte: WeightFormat; readonly wpe: WeightFormat; readonly workgroupSize: number };
 

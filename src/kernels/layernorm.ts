@@ -1,5 +1,5 @@
 import source from './layernorm.wgsl?raw';
-import { OptionError } from '../runtime/errors.js';
+import { OptionError } from '../errors.js';
 import { packMeta, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';

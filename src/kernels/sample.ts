@@ -1,8 +1,8 @@
 import source from './sample.wgsl?raw';
-import { OptionError } from '../runtime/errors.js';
+import { OptionError } from '../errors.js';
 import { packMeta, type Binding, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
-import type { ResolvedSampling } from '../runtime/sampling.js';
+import type { ResolvedSampling } from '../generation/sampling.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 export type SampleParams = { readonly vocabSize: number; readonly workgroupSize: number; readonly cap: number };

@@ -1,7 +1,7 @@
 import source from './scale_shift.wgsl?raw';
-import { fill } from './common.js';
-import { epilogueBindings, epilogueParams, epilogueWgsl, type EpilogueParams, type GanActivation, type View4 } from './conv_transpose2d.js';
-import { LimitError, OptionError } from '../runtime/errors.js';
+import { fill } from './wgsl.js';
+import { epilogueBindings, epilogueParams, epilogueWgsl, type EpilogueParams, type GanActivation, type View4 } from './conv_transpose2d/index.js';
+import { LimitError, OptionError } from '../errors.js';
 import { grid1d, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';

@@ -1,7 +1,7 @@
 // Reading model files from wherever they are: memory, a Blob/File, a URL (streamed, with progress)
 // or, in Node, a file path. A model "folder" is a directory path, a URL prefix, or a map from file
 // names to sources (e.g. the Files a user dropped on a page).
-import { FetchError, ModelFormatError } from '../runtime/errors.js';
+import { FetchError, ModelFormatError } from '../errors.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;

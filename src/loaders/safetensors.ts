@@ -1,6 +1,6 @@
 // safetensors: an 8-byte little-endian header length N, N bytes of JSON
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the tensor data.
-import { ModelFormatError } from '../runtime/errors.js';
+import { ModelFormatError } from '../errors.js';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from '../runtime/half.js';
 import { readSource, type ModelSource, type ProgressCallback } from './fetch.js';
 

@@ -1,19 +1,19 @@
 // GPT-2, as Hugging Face stores it, on our kernels. Read it top to bottom like the paper's figure:
 // load -> weights on the GPU once -> the forward pass recorded as a plan of kernel calls.
 import { attention, kvStore, type KvCache } from '../kernels/attention.js';
-import type { Activation } from '../kernels/common.js';
+import type { Activation } from '../kernels/wgsl.js';
 import { embedding } from '../kernels/embedding.js';
 import { layerNorm } from '../kernels/layernorm.js';
-import { matmul } from '../kernels/matmul.js';
+import { matmul } from '../kernels/matmul/index.js';
 import { fileIn, folderHas, readJson, readText, type ModelFolder, type ProgressCallback } from '../loaders/fetch.js';
 import { GPT2Tokenizer } from '../loaders/tokenizer.js';
-import { generateStream, type GenerateOptions, type GenerationPiece, type GenerationResult, type TextCodec } from '../runtime/generate.js';
-import { GPT2Stepper } from './gpt2-stepper.js';
-import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2-config.js';
+import { generateStream, type GenerateOptions, type GenerationPiece, type GenerationResult, type TextCodec } from '../generation/generate.js';
+import { GPT2Stepper } from './gpt2_stepper.js';
+import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
 import { SafeTensors } from '../loaders/safetensors.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
 import { Gpu, type GpuOptions } from '../runtime/device.js';
-import { ContextLengthError, ModelFormatError, OptionError } from '../runtime/errors.js';
+import { ContextLengthError, ModelFormatError, OptionError } from '../errors.js';
 import { Plan } from '../runtime/plan.js';
 import { Tensor } from '../runtime/tensor.js';
 

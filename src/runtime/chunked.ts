@@ -2,7 +2,7 @@
 // (gpt2-xl's 321 MB embedding in f32 against a 128-256 MiB limit). Kernels run once per chunk.
 import type { Gpu } from './device.js';
 import { Tensor, type DType, BYTES_PER_ELEMENT } from './tensor.js';
-import { LimitError } from './errors.js';
+import { LimitError } from '../errors.js';
 
 export interface Chunk {
   readonly tensor: Tensor;

@@ -1,7 +1,7 @@
 // One way to get a WebGPU device in a page, a Web Worker or Node (Dawn through the `webgpu` package),
 // plus the bookkeeping every other part of the engine relies on: effective limits, features,
 // a count of live GPU buffers and bytes, and the pipeline cache.
-import { GPUValidationError, LimitError, WebGPUUnavailableError, DisposedError } from './errors.js';
+import { GPUValidationError, LimitError, WebGPUUnavailableError, DisposedError } from '../errors.js';
 import { PipelineCache } from './pipelines.js';
 
 export interface AdapterDescription {

@@ -1,6 +1,6 @@
 // Compute pipelines, created once per (kernel, params) and cached. Every creation runs inside an
 // error scope, so a WGSL error or a bad override constant is a ShaderError that names its kernel.
-import { ShaderError } from './errors.js';
+import { ShaderError } from '../errors.js';
 import type { Gpu } from './device.js';
 
 /** The values a kernel variant depends on. Keys become part of the cache key in a stable order. */

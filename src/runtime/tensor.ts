@@ -1,7 +1,7 @@
 // A GPU tensor: one storage buffer, a shape and a dtype. f16 data has the same byte layout whether
 // the adapter has `shader-f16` (read as array<f16>) or not (read as array<u32>, two halves per word).
 import type { Gpu } from './device.js';
-import { DisposedError, OptionError } from './errors.js';
+import { DisposedError, OptionError } from '../errors.js';
 import { f16ArrayToF32, f32ArrayToF16 } from './half.js';
 
 export type DType = 'f32' | 'f16' | 'i32' | 'u32';

@@ -1,6 +1,6 @@
 // Fake model sides for testing the generation loop and the sampler without a GPU.
-import type { StreamDecoder, TextCodec, TokenStepper } from '../../src/runtime/generate.js';
-import { sampleRow, type ResolvedSampling } from '../../src/runtime/sampling.js';
+import type { StreamDecoder, TextCodec, TokenStepper } from '../../src/generation/generate.js';
+import { sampleRow, type ResolvedSampling } from '../../src/generation/sampling.js';
 import { rng } from './assert.js';
 
 /** A codec whose token i is the i-th string of `pieces` (UTF-8 bytes split across tokens allowed via byte tokens). */
