@@ -2,20 +2,6 @@
 // peers', is checked against a float64 CPU value at a few dozen output positions before it is timed
 // (a full CPU reference of a 128x768x50257 product would take longer than the benchmark).
 
-/** Deterministic values in [-scale, scale) (xorshift32). */
-export function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const k = (2 * scale) / 4294967296;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s >>> 0) * k - scale;
-  }
-  return out;
-}
-
 /** `count` positions in [0, n), deterministic, always including the first and the last. */
 export function samplePositions(n: number, count: number, seed = 12345): number[] {
   const out = new Set<number>([0, n - 1]);

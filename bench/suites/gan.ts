@@ -5,7 +5,7 @@
 // the two outputs are compared.
 import { Generator } from '../../src/models/gan/generator.js';
 import { writeSafetensors, type TensorToWrite } from '../../src/loaders/safetensors.js';
-import { randomArray } from '../lib/check.js';
+import { randomArray } from '../../src/util.js';
 import { compete, e2eContender, wanted, type BenchContext, type Contender } from '../lib/compete.js';
 import { figure } from '../lib/stats.js';
 import { dcganLayers, GENERATORS, type ConvLayer } from './kernels.js';

@@ -2,7 +2,7 @@
 // and GPU memory, in f32 and f16 weights, through the public model API (GPT2 + its token stepper), wall
 // clock of each user-visible call (the sampled token read back).
 import { GPT2 } from '../../src/models/gpt2.js';
-import { gpt2Config, randomGPT2 } from '../../src/testing/random_gpt2.js';
+import { gpt2Config, randomGPT2 } from '../../src/testing/index.js';
 import { Gpu } from '../../src/runtime/device.js';
 import { resolveSampling } from '../../src/generation/sampling.js';
 import { wanted, type BenchContext } from '../lib/compete.js';

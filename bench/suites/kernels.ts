@@ -1,8 +1,13 @@
 // Kernel benchmarks: webgen's kernels at the shapes GPT-2 124M and the GAN generators run them, next
 // to TensorFlow.js WebGPU's ops on the same adapter and a copy kernel's bandwidth (the ceiling).
 import copySource from '../kernels/copy.wgsl?raw';
-import { attention, type KvCache } from '../../src/kernels/attention.js';
-import { convTranspose2d, padChannels, view4 } from '../../src/kernels/conv_transpose2d/index.js';
+import { attention } from '../../src/kernels/attention.js';
+import { chooseConvTranspose, convTranspose2d } from '../../src/kernels/conv_transpose2d/index.js';
+import { padChannels } from '../../src/kernels/conv_transpose2d/weights.js';
+import type { KvCache } from '../../src/kernels/kv_store.js';
+import { chooseMatmul } from '../../src/kernels/matmul/index.js';
+import { view4 } from '../../src/kernels/view.js';
+import { randomArray, transpose } from '../../src/util.js';
 import { layerNorm } from '../../src/kernels/layernorm.js';
 import { matmul } from '../../src/kernels/matmul/index.js';
 import { sample, samplerMeta } from '../../src/kernels/sample.js';
@@ -12,7 +17,7 @@ import { grid1d } from '../../src/runtime/plan.js';
 import type { Kernel } from '../../src/runtime/pipelines.js';
 import { resolveSampling } from '../../src/generation/sampling.js';
 import { Tensor } from '../../src/runtime/tensor.js';
-import { checkSampled, matmulAt, randomArray, samplePositions } from '../lib/check.js';
+import { checkSampled, matmulAt, samplePositions } from '../lib/check.js';
 import { compete, tfContender, webgenContender, wanted, type BenchContext, type Contender } from '../lib/compete.js';
 import type * as TF from '@tensorflow/tfjs-core';
 
@@ -96,7 +101,7 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
       const runs = [...dtypes.map((d) => ({ dtype: d, f16: undefined as 'native' | undefined })), ...(ctx.variants && ctx.gpu.hasF16 && ctx.gpu.isSoftware && M <= 2 ? [{ dtype: 'f16' as const, f16: 'native' as const }] : [])];
       for (const { dtype, f16 } of runs) {
         let tx: Tensor | undefined, tw: Tensor | ChunkedTensor | undefined, tout: Tensor | undefined;
-        const packed = dtype === 'f16' && (!ctx.gpu.hasF16 || (!f16 && M <= 2 && ctx.gpu.isSoftware));
+        const packed = chooseMatmul(ctx.gpu, { M, K, N, layout, dtype, f16 }).weight === 'f16packed';
         contenders.push(
           webgenContender(
             ctx,
@@ -125,11 +130,6 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
   }
 }
 
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
-  return t;
-}
 
 function tfMatmul(ctx: BenchContext, engine: string, x: Float32Array, w: Float32Array, M: number, K: number, N: number, layout: 'kn' | 'nk', check: (out: Float32Array) => ReturnType<typeof checkSampled>): Contender {
   const limit = Math.min(ctx.tf!.device.limits.maxStorageBufferBindingSize, ctx.tf!.device.limits.maxBufferSize);
@@ -463,7 +463,7 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
       // "webgen": the path the generator takes for this layer (a 1x1 input as a matmul, else
       // conv_transpose2d's 'auto' path for this adapter); "webgen <path>": src's other paths
       const oneByOne = hin === 1 && s === 1 && p === 0;
-      const autoPath = oneByOne ? 'matmul' : cout <= 2 ? 'direct' : ctx.gpu.isSoftware ? 'vec' : 'regs'; // vec: channels padded to 4 where needed
+      const autoPath = oneByOne ? 'matmul' : chooseConvTranspose(ctx.gpu, cout); // vec: channels padded to 4 where needed
       const paths = [autoPath, ...(ctx.variants ? (['regs', 'vec', 'vec c4', ...(oneByOne ? ['matmul'] : [])] as const).filter((q) => q !== autoPath && (q !== 'vec c4' || cout % 8 === 0)) : [])];
       const notes: Record<string, string> = {
         matmul: "matmul [B, cin] x [cin, kh*kw*cout] (NHWC out), as the generator records a 1x1 input",

@@ -5,9 +5,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { OptionError } from '../errors.js';
-import { Generator, slerpLatents } from '../models/gan/generator.js';
-import { encodePng, imageRgba } from '../models/gan/images.js';
+import { encodePng, Generator, imageRgba, OptionError, slerpLatents } from '../index.js';
 
 /** The project's own generator (a DCGAN trained on 32x32 emoji): pretrained/ of the package (beside dist/ and src/), else of the working directory. */
 export function defaultGanModel(): string {

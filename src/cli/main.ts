@@ -4,10 +4,8 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { GPT2 } from '../models/gpt2.js';
-import type { ProgressCallback } from '../loaders/fetch.js';
-import { OptionError, WebgenError } from '../errors.js';
-import type { GenerateOptions } from '../generation/generate.js';
+import { GPT2, OptionError, WebgenError, type GenerateOptions, type ProgressCallback } from '../index.js';
+import { KERNEL_CATALOG, kernelSource } from '../kernels/index.js';
 import { selfCheck } from './selfcheck.js';
 import { runGan } from './gan.js';
 
@@ -31,6 +29,9 @@ commands:
       --model DIR|URL  --dtype f32|f16
   gan                             images from a GAN generator (default: the project's emoji DCGAN); webgen gan --help
   selfcheck                       run one WGSL kernel on the adapter and check it against the CPU
+  wgsl [KERNEL]                   print the WGSL a kernel runs (no GPU needed); without KERNEL, list them
+      --example NAME              one of the kernel's named params (default: its first)
+      --params JSON               params merged over the example's, e.g. '{"weight":"f16packed"}'
 
 environment:
   WEBGEN_VULKAN=lavapipe|swiftshader   pick a software Vulkan driver for Dawn (machines without a GPU)
@@ -185,6 +186,26 @@ async function logits(args: string[]): Promise<number> {
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
+function wgsl(args: string[]): number {
+  const { values: v, positionals } = parseArgs({ args, allowPositionals: true, options: { example: { type: 'string' }, params: { type: 'string' } } });
+  const [kernel] = positionals;
+  if (!kernel) {
+    for (const [name, e] of Object.entries(KERNEL_CATALOG)) console.log(`${name}: ${Object.keys(e.examples).join(', ')}`);
+    return 0;
+  }
+  let overrides = {};
+  if (v.params !== undefined) {
+    try {
+      overrides = JSON.parse(v.params);
+    } catch {
+      throw new OptionError(`--params must be a JSON object, got ${v.params}`);
+    }
+  }
+  const { source, params, constants } = kernelSource(kernel, v.example, overrides);
+  console.log(`// ${kernel} ${JSON.stringify(params)}${constants ? `\n// override constants: ${JSON.stringify(constants)}` : ''}\n${source}`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -203,6 +224,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(`add kernel: n=${r.n} max|gpu-cpu|=${r.maxAbsError} in ${r.ms.toFixed(1)} ms -> ${r.ok ? 'OK' : 'MISMATCH'}`);
       return r.ok ? 0 : 1;
     }
+    case 'wgsl':
+      return wgsl(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -1,8 +1,7 @@
-// The smallest real job: run one WGSL kernel on the adapter and check it against the CPU.
-import { add } from '../kernels/add.js';
-import { Gpu, type AdapterDescription } from '../runtime/device.js';
-import { Plan } from '../runtime/plan.js';
-import { Tensor } from '../runtime/tensor.js';
+// The smallest real job: run one WGSL kernel on the adapter and check it against the CPU (`webgen
+// selfcheck`; it works in a page or a worker too). Written on the public API, as a user's program.
+import { Gpu, type AdapterDescription } from '../index.js';
+import { add, Plan, Tensor } from '../kernels/index.js';
 
 export interface SelfCheckResult {
   adapter: AdapterDescription;

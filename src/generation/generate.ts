@@ -2,6 +2,7 @@
 // EOS, several sequences, abort. The model side is a TokenStepper (the GPU one samples on the device
 // and hands back only token ids; tests also drive this loop with a fake one).
 import { ContextLengthError, OptionError } from '../errors.js';
+import type { StreamDecoder } from '../loaders/tokenizer.js';
 import { resolveSampling, type ResolvedSampling, type SamplingOptions } from './sampling.js';
 
 export interface TokenStepper {
@@ -14,11 +15,6 @@ export interface TokenStepper {
   next(): Promise<number[]>;
   /** Ends the generation (frees nothing the next one will need). */
   end(): void;
-}
-
-export interface StreamDecoder {
-  push(id: number): string;
-  flush(): string;
 }
 
 /** What the loop needs from a tokenizer. */

@@ -1,14 +1,18 @@
-import source from './add.wgsl?raw';
+import template from './add.wgsl?raw';
 import { OptionError } from '../errors.js';
 import { grid1d, type Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { uniformStruct } from './uniform.js';
+import { fill } from './wgsl.js';
+
+const META = uniformStruct('Meta', { n: 'u32' });
 
 export type AddParams = { readonly workgroupSize: number };
 
 export const addKernel: Kernel<AddParams> = {
   name: 'add',
-  source: () => source,
+  source: () => fill(template, { META: META.wgsl }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 
@@ -19,6 +23,6 @@ export async function add(plan: Plan, a: Tensor, b: Tensor, out: Tensor, workgro
     if (t.size !== a.size) throw new OptionError(`add: "${name}" has ${t.size} elements, "a" has ${a.size}`);
   }
   const n = a.size;
-  const meta = plan.uniform(new Uint32Array([n]), 'add');
+  const meta = plan.uniform(META.pack({ n }), 'add');
   await plan.add(addKernel, { workgroupSize }, [meta, a, b, out], grid1d(Math.ceil(n / workgroupSize)));
 }

@@ -1,7 +1,7 @@
 // out = a + b, elementwise over n floats.
 override WG: u32 = 256;
 
-struct Meta { n: u32 }
+{{META}}
 
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

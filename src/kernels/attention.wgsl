@@ -10,8 +10,8 @@ const HD4: u32 = {{HD4}};    // ceil(HD / 4)
 
 override WG: u32 = 64;
 
-struct Meta { R: u32, C: u32, H: u32, P: u32, scale: f32 }
-struct Step { pos0: u32, T: u32, B: u32 }
+{{META}}
+{{STEP}}
 
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<uniform> step: Step;

@@ -6,8 +6,8 @@
 
 override WG: u32 = 64;
 
-struct Meta { R: u32, C: u32, chunkStart: u32, chunkRows: u32 }
-struct Step { pos0: u32, T: u32, B: u32 }
+{{META}}
+{{STEP}}
 
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<uniform> step: Step;

@@ -3,8 +3,8 @@
 // `copies` sequence slots, so every sequence starts from the prompt's cache.
 override WG: u32 = 64;
 
-struct Meta { R: u32, C: u32, P: u32, copies: u32 }
-struct Step { pos0: u32, T: u32, B: u32 }
+{{META}}
+{{STEP}}
 
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<uniform> step: Step;

@@ -1,14 +1,18 @@
-import source from './layernorm.wgsl?raw';
+import template from './layernorm.wgsl?raw';
 import { OptionError } from '../errors.js';
-import { packMeta, type Plan } from '../runtime/plan.js';
+import type { Plan } from '../runtime/plan.js';
 import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { uniformStruct } from './uniform.js';
+import { fill } from './wgsl.js';
+
+const META = uniformStruct('Meta', { R: 'u32', C: 'u32', eps: 'f32' });
 
 export type LayerNormParams = { readonly workgroupSize: number };
 
 export const layerNormKernel: Kernel<LayerNormParams> = {
   name: 'layernorm',
-  source: () => source,
+  source: () => fill(template, { META: META.wgsl }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 
@@ -19,8 +23,11 @@ export async function layerNorm(plan: Plan, x: Tensor, gamma: Tensor, beta: Tens
   if (gamma.size !== C || beta.size !== C) {
     throw new OptionError(`layerNorm: "${gamma.label}"/"${beta.label}" have ${gamma.size}/${beta.size} values, rows have ${C}`);
   }
-  if (out.size < R * C || x.size < R * C) throw new OptionError(`layerNorm: ${R} rows of ${C} do not fit "${x.label}" or "${out.label}"`);
+  if (!Number.isInteger(R) || R < 1 || out.size < R * C || x.size < R * C) {
+    throw new OptionError(`layerNorm: ${R} rows of ${C} do not fit "${x.label}" or "${out.label}"`);
+  }
+  if (!(eps >= 0)) throw new OptionError(`layerNorm: eps must be >= 0, got ${eps}`);
   const workgroupSize = 64;
-  const meta = plan.uniform(packMeta([R, C, { f32: eps }]), `${gamma.label}.meta`);
+  const meta = plan.uniform(META.pack({ R, C, eps }), `${gamma.label}.meta`);
   await plan.add(layerNormKernel, { workgroupSize }, [meta, x, gamma, beta, out], [Math.ceil(R / workgroupSize)], `layernorm ${gamma.label}`);
 }

@@ -2,7 +2,7 @@
 // Two passes over the row (mean, then variance) for accuracy; rows are short (C <= 1600 in GPT-2).
 override WG: u32 = 64;
 
-struct Meta { R: u32, C: u32, eps: f32 }
+{{META}}
 
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -1,15 +1,29 @@
-import source from './sample.wgsl?raw';
+import template from './sample.wgsl?raw';
 import { OptionError } from '../errors.js';
-import { packMeta, type Binding, type Plan } from '../runtime/plan.js';
-import type { Kernel } from '../runtime/pipelines.js';
 import type { ResolvedSampling } from '../generation/sampling.js';
+import type { Binding, Plan } from '../runtime/plan.js';
+import type { Kernel } from '../runtime/pipelines.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { STEP, uniformStruct } from './uniform.js';
+import { fill } from './wgsl.js';
+
+const META = uniformStruct('Meta', {
+  V: 'u32',
+  P: 'u32', // history row stride (n_positions)
+  greedy: 'u32',
+  topK: 'u32', // 0: off
+  topP: 'f32', // 1: off
+  invTemperature: 'f32',
+  penalty: 'f32', // 1: off
+  seed: 'u32',
+  logitsRowStride: 'u32', // 0: every row reads logits row 0 (a prompt shared by the batch)
+});
 
 export type SampleParams = { readonly vocabSize: number; readonly workgroupSize: number; readonly cap: number };
 
 export const sampleKernel: Kernel<SampleParams> = {
   name: 'sample',
-  source: () => source,
+  source: () => fill(template, { META: META.wgsl, STEP: STEP.wgsl }),
   constants: (p) => ({ WG: p.workgroupSize, SEEN_WORDS: Math.ceil(p.vocabSize / 32), CAP: p.cap }),
 };
 
@@ -23,15 +37,25 @@ export function gatherCapacity(V: number, workgroupSize: number, storageBytes: n
   return Math.max(32, Math.min(1024, Math.floor((storageBytes - fixed) / 12 / 32) * 32));
 }
 
-/** The sampler's Meta struct for these options; write it into the buffer given to sample(). */
+/** The sampler's Meta for these options; write it into the buffer given to sample(). */
 export function samplerMeta(o: ResolvedSampling, V: number, P: number, logitsRowStride: number): Uint32Array<ArrayBuffer> {
-  return packMeta([V, P, o.greedy ? 1 : 0, o.topK, { f32: o.topP }, { f32: 1 / o.temperature }, { f32: o.repetitionPenalty }, o.seed, logitsRowStride]);
+  return META.pack({
+    V,
+    P,
+    greedy: o.greedy ? 1 : 0,
+    topK: o.topK,
+    topP: o.topP,
+    invTemperature: 1 / o.temperature,
+    penalty: o.repetitionPenalty,
+    seed: o.seed,
+    logitsRowStride,
+  });
 }
 
 /**
  * Records the choice of one token per row of `logits` ([rows, V], or one row shared by all when the
- * Meta's row stride is 0). `meta` is a uniform buffer holding samplerMeta(); `step` the model's Step
- * ({pos0, T, B}: the history length is pos0 + T). Writes ids[b], out[b] and history[b, pos0 + T].
+ * Meta's row stride is 0). `meta` is a uniform buffer holding samplerMeta(); `step` the Step uniform
+ * (the history length is pos0 + T). Writes ids[b], out[b] and history[b, pos0 + T].
  */
 export async function sample(plan: Plan, meta: Binding, step: Binding, logits: Tensor, history: Tensor, ids: Tensor, out: Tensor, rows: number, V: number): Promise<void> {
   if (logits.shape[logits.shape.length - 1] !== V) throw new OptionError(`sample: logits [${logits.shape.join(', ')}] do not have ${V} columns`);

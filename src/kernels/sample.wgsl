@@ -13,18 +13,8 @@
 override WG: u32 = 256;        // a power of two
 override SEEN_WORDS: u32 = 1u; // ceil(V / 32): the row's history as a bitmap
 
-struct Meta {
-  V: u32,
-  P: u32,            // history row stride (n_positions)
-  greedy: u32,
-  topK: u32,         // 0: off
-  topP: f32,         // 1: off
-  invTemperature: f32,
-  penalty: f32,      // 1: off
-  seed: u32,
-  logitsRowStride: u32,
-}
-struct Step { pos0: u32, T: u32, B: u32 }
+{{META}}
+{{STEP}}
 
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<uniform> step: Step;

@@ -2,14 +2,13 @@
 // or, in Node, a file path. A model "folder" is a directory path, a URL prefix, or a map from file
 // names to sources (e.g. the Files a user dropped on a page).
 import { FetchError, ModelFormatError } from '../errors.js';
+import { isNode } from '../util.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
 
 /** Called as bytes arrive; `total` is undefined when the server does not say. */
 export type ProgressCallback = (p: { file: string; loaded: number; total: number | undefined }) => void;
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 function baseName(s: string): string {
   const clean = s.split(/[?#]/)[0];

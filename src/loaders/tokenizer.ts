@@ -24,15 +24,7 @@
 // Lone UTF-16 surrogates cannot be represented in UTF-8: they encode as U+FFFD (EF BF BD), as in
 // every other JS tokenizer, so decode(encode(x)) === x holds for well-formed strings only.
 
-import { WebgenError } from '../errors.js';
-
-/** Malformed vocab.json / merges.txt / tokenizer.json, or a bad token id. The message names the file/field at fault. */
-export class TokenizerError extends WebgenError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TokenizerError'; // explicit: survives minifiers that rename classes
-  }
-}
+import { TokenizerError } from '../errors.js';
 
 export interface EncodeOptions {
   /**

@@ -1,21 +1,24 @@
 // GPT-2, as Hugging Face stores it, on our kernels. Read it top to bottom like the paper's figure:
 // load -> weights on the GPU once -> the forward pass recorded as a plan of kernel calls.
-import { attention, kvStore, type KvCache } from '../kernels/attention.js';
-import type { Activation } from '../kernels/wgsl.js';
+import { ContextLengthError, DisposedError, ModelFormatError, OptionError } from '../errors.js';
+import { generateStream, type GenerateOptions, type GenerationPiece, type GenerationResult, type TextCodec } from '../generation/generate.js';
+import { attention } from '../kernels/attention.js';
 import { embedding } from '../kernels/embedding.js';
+import type { Activation } from '../kernels/epilogue.js';
+import { kvStore, type KvCache } from '../kernels/kv_store.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { matmul } from '../kernels/matmul/index.js';
+import { STEP } from '../kernels/uniform.js';
 import { fileIn, folderHas, readJson, readText, type ModelFolder, type ProgressCallback } from '../loaders/fetch.js';
-import { GPT2Tokenizer } from '../loaders/tokenizer.js';
-import { generateStream, type GenerateOptions, type GenerationPiece, type GenerationResult, type TextCodec } from '../generation/generate.js';
-import { GPT2Stepper } from './gpt2_stepper.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
 import { SafeTensors } from '../loaders/safetensors.js';
+import { GPT2Tokenizer } from '../loaders/tokenizer.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
 import { Gpu, type GpuOptions } from '../runtime/device.js';
-import { ContextLengthError, ModelFormatError, OptionError } from '../errors.js';
 import { Plan } from '../runtime/plan.js';
 import { Tensor } from '../runtime/tensor.js';
+import { transpose } from '../util.js';
+import { GPT2Stepper } from './gpt2_stepper.js';
 
 export type WeightDType = 'f32' | 'f16';
 
@@ -61,7 +64,7 @@ interface Weights {
 }
 
 /** Activation buffers, sized for `rows` rows (tokens x sequences) at once. */
-export interface Activations {
+interface Activations {
   rows: number;
   ids: Tensor; // [rows] u32
   x: Tensor; // [rows, C] the residual stream
@@ -73,14 +76,34 @@ export interface Activations {
 
 const ACT: Record<GPT2Activation, Activation> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu_erf', relu: 'relu' };
 
+/**
+ * What the token stepper (gpt2_stepper.ts) needs of the model, and all it sees of it: GPT2 hands it
+ * over privately, so the model's buffers and weights stay its own.
+ */
+export interface GPT2Core {
+  readonly gpu: Gpu;
+  readonly config: GPT2Config;
+  readonly isDisposed: boolean;
+  /** The Step uniform the recorded passes read: {pos0, T, B}. */
+  readonly step: GPUBuffer;
+  writeStep(pos0: number, T: number, B: number): void;
+  /** Checks token ids against the vocabulary and the context; returns their count. */
+  checkIds(ids: readonly number[]): number;
+  /** Records the forward pass over `rows` rows of `ids` (see GPT2.recordForward) and the LM head of rows [headRow, headRow + headRows) into logits. */
+  recordForward(plan: Plan, o: { rows: number; batch: number; copies: number; ids: Tensor; headRow: number; headRows: number; logits: Tensor }): Promise<void>;
+  /** Calls `listener` whenever buffers that recorded plans bind are replaced or freed (drop those plans). */
+  onInvalidate(listener: () => void): void;
+}
+
 export class GPT2 {
   private acts?: Activations;
   private caches = new Map<string, KvCache[]>(); // by owner and batch size
   /** Step uniform {pos0, T, B}: the only thing written before each forward pass. */
-  readonly step: GPUBuffer;
+  private readonly step: GPUBuffer;
   private disposed = false;
   private stepper_?: GPT2Stepper;
   private generating = false;
+  private readonly invalidated = new Set<() => void>();
   /** The tokenizer found beside the weights (vocab.json + merges.txt, or tokenizer.json), if any. */
   tokenizer?: GPT2Tokenizer;
 
@@ -89,9 +112,26 @@ export class GPT2 {
     private readonly ownsGpu: boolean,
     readonly config: GPT2Config,
     readonly dtype: WeightDType,
-    readonly weights: Weights,
+    private readonly weights: Weights,
   ) {
-    this.step = gpu.uniform(new Uint32Array(4), 'gpt2.step');
+    this.step = gpu.uniform(STEP.pack({ pos0: 0, T: 0, B: 0 }), 'gpt2.step');
+  }
+
+  /** How the Conv1D matrices lie on the GPU ('kn' as stored, 'nk' transposed; see GPT2Options.layout). */
+  get layout(): 'kn' | 'nk' {
+    return this.weights.layout;
+  }
+
+  /** One line per weight tensor on the GPU: name, shape, dtype, and the buffers it was split into. */
+  describe(): string {
+    const w = this.weights;
+    const line = (t: Tensor | ChunkedTensor) => {
+      const buffers = t instanceof ChunkedTensor ? t.chunks.length : 1;
+      return `${t.label} [${t.shape.join(', ')}] ${t.dtype}${buffers > 1 ? ` in ${buffers} buffers` : ''}`;
+    };
+    const all: (Tensor | ChunkedTensor)[] = [w.wte, w.wpe, ...w.blocks.flatMap((b) => Object.values(b).flat() as Tensor[]), ...w.lnf];
+    if (w.head !== w.wte) all.push(w.head);
+    return all.map(line).join('\n');
   }
 
   /** Streams the continuation of a prompt (text, or token ids) as pieces of text. */
@@ -115,10 +155,33 @@ export class GPT2 {
     }
   }
 
-  /** The GPU token stepper (prefill/decode plans and the sampler), made on first use. */
+  /**
+   * The GPU token stepper (prefill/decode plans and the sampler), made on first use: generate() drives
+   * it; drive it yourself to step token by token (start, next, end).
+   */
   get stepper(): GPT2Stepper {
-    if (this.disposed) throw new OptionError('the model was disposed');
-    return (this.stepper_ ??= new GPT2Stepper(this));
+    if (this.disposed) throw new DisposedError('this GPT2 model was disposed');
+    return (this.stepper_ ??= new GPT2Stepper(this.core()));
+  }
+
+  private core(): GPT2Core {
+    const lm = this;
+    return {
+      gpu: this.gpu,
+      config: this.config,
+      step: this.step,
+      get isDisposed() {
+        return lm.disposed;
+      },
+      writeStep: (pos0, T, B) => this.writeStep(pos0, T, B),
+      checkIds: (ids) => this.checkIds(ids),
+      recordForward: async (plan, o) => {
+        const acts = this.activations(Math.max(o.rows, o.batch));
+        await this.recordForward(plan, acts, this.cache(o.batch, 'generate'), o.rows, this.config.nLayer, true, o.copies, o.ids);
+        await matmul(plan, acts.h, this.weights.head, o.logits, { layout: 'nk', xRowOffset: o.headRow, rows: o.headRows }); // logits: [headRows, V]
+      },
+      onInvalidate: (listener) => this.invalidated.add(listener),
+    };
   }
 
   /** The tokenizer; without one, token-id prompts still work (the result has ids and no text). */
@@ -179,8 +242,8 @@ export class GPT2 {
     const blockRows = Math.max(1, Math.min(T, Math.floor(this.gpu.limits.maxStorageBufferBindingSize / (V * 4))));
     const block = Tensor.empty(this.gpu, [blockRows, V], 'f32', 'logits');
     try {
-      await this.recordBody(body, acts, cache, T, this.config.nLayer);
-      this.writeIds(acts, ids);
+      await this.recordForward(body, acts, cache, T, this.config.nLayer);
+      acts.ids.write(Uint32Array.from(ids));
       this.writeStep(0, T, 1);
       body.submit();
       for (let r0 = 0; r0 < T; r0 += blockRows) {
@@ -205,8 +268,8 @@ export class GPT2 {
     const acts = this.activations(T);
     const plan = new Plan(this.gpu, 'gpt2.hidden');
     try {
-      await this.recordBody(plan, acts, this.cache(1), T, layer, false);
-      this.writeIds(acts, ids);
+      await this.recordForward(plan, acts, this.cache(1), T, layer, false);
+      acts.ids.write(Uint32Array.from(ids));
       this.writeStep(0, T, 1);
       plan.submit();
       return new Float32Array(await this.gpu.read(acts.x.buffer, T * this.config.nEmbd * 4));
@@ -220,7 +283,7 @@ export class GPT2 {
    * pos0 + r % T (the Step uniform). Keys and values go to the cache; the final layer norm leaves
    * its output in acts.h, ready for the LM head.
    */
-  async recordBody(plan: Plan, acts: Activations, cache: KvCache[], rows: number, layers: number, finalNorm = true, copies = 1, ids = acts.ids): Promise<void> {
+  private async recordForward(plan: Plan, acts: Activations, cache: KvCache[], rows: number, layers: number, finalNorm = true, copies = 1, ids = acts.ids): Promise<void> {
     const { nHead, layerNormEpsilon: eps } = this.config;
     const w = this.weights;
     const { x, h, qkv, a, f } = acts;
@@ -235,14 +298,14 @@ export class GPT2 {
       await attention(plan, qkv, cache[l], this.step, a, rows, nHead); // a: [R, C]
       await matmul(plan, a, b.projW, x, { layout, bias: b.projB, accumulate: true, rows }); // x += a Wo
       await layerNorm(plan, x, ...b.ln2, h, eps, rows); // h: [R, C]
-      await matmul(plan, h, b.fcW, f, { layout, bias: b.fcB, activation: act, rows }); // f: [R, 4C]
+      await matmul(plan, h, b.fcW, f, { layout, bias: b.fcB, act, rows }); // f: [R, 4C]
       await matmul(plan, f, b.fcProjW, x, { layout, bias: b.fcProjB, accumulate: true, rows }); // x += f Wp
     }
     if (finalNorm && layers === this.config.nLayer) await layerNorm(plan, x, ...w.lnf, h, eps, rows); // h: [R, C]
   }
 
   /** Activation buffers for at least `rows` rows; growing them invalidates plans recorded on the old ones. */
-  activations(rows: number): Activations {
+  private activations(rows: number): Activations {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     this.disposeActivations();
     const { nEmbd: C, nInner } = this.config;
@@ -257,19 +320,20 @@ export class GPT2 {
       a: Tensor.empty(g, [R, C], 'f32', 'attn'),
       f: Tensor.empty(g, [R, nInner], 'f32', 'mlp'),
     };
-    this.onInvalidate?.();
+    this.invalidate();
     return this.acts;
   }
 
-  /** Called when activation buffers are replaced (recorded plans that bind them must be dropped). */
-  onInvalidate?: () => void;
+  private invalidate(): void {
+    for (const f of this.invalidated) f();
+  }
 
   /**
    * The KV cache for `batch` sequences: per layer, k and v of [batch, n_positions, C]. Generation
    * ('generate') and one-off passes like logits() ('scratch') keep separate caches, so a logits()
    * call in the middle of a generation does not disturb it.
    */
-  cache(batch: number, owner: 'scratch' | 'generate' = 'scratch'): KvCache[] {
+  private cache(batch: number, owner: 'scratch' | 'generate' = 'scratch'): KvCache[] {
     const key = `${owner}:${batch}`;
     let c = this.caches.get(key);
     if (!c) {
@@ -285,7 +349,7 @@ export class GPT2 {
 
   /** Frees the KV caches (they are re-created on demand; plans recorded on them are dropped). */
   releaseCaches(): void {
-    this.onInvalidate?.();
+    this.invalidate();
     for (const [b, c] of this.caches) {
       for (const { k, v } of c) {
         k.dispose();
@@ -295,15 +359,11 @@ export class GPT2 {
     }
   }
 
-  writeStep(pos0: number, T: number, B: number): void {
-    this.gpu.device.queue.writeBuffer(this.step, 0, new Uint32Array([pos0, T, B, 0]));
+  private writeStep(pos0: number, T: number, B: number): void {
+    this.gpu.device.queue.writeBuffer(this.step, 0, STEP.pack({ pos0, T, B }));
   }
 
-  writeIds(target: Activations | Tensor, ids: readonly number[], offset = 0): void {
-    (target instanceof Tensor ? target : target.ids).write(Uint32Array.from(ids), offset);
-  }
-
-  checkIds(ids: readonly number[]): number {
+  private checkIds(ids: readonly number[]): number {
     const T = ids.length;
     const { nPositions: P, vocabSize: V } = this.config;
     if (T === 0) throw new OptionError('ids: at least one token is needed');
@@ -333,7 +393,7 @@ export class GPT2 {
     if (this.disposed) return;
     this.disposed = true;
     this.stepper_?.dispose();
-    this.onInvalidate?.();
+    this.invalidate();
     this.disposeActivations();
     this.releaseCaches();
     const w = this.weights;
@@ -422,17 +482,4 @@ function uploadWeights(gpu: Gpu, st: SafeTensors, cfg: GPT2Config, dtype: Weight
   // The attn.bias / attn.masked_bias buffers real checkpoints carry are masks, not weights: ignored.
   const head = st.has('lm_head.weight') ? chunked('lm_head.weight', [V, C]) : wte;
   return { layout, wte, wpe, blocks, lnf, head };
-}
-
-/** [rows, cols] -> [cols, rows], in blocks so both sides stay in cache. */
-function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number): T {
-  const out = new (src.constructor as new (n: number) => T)(src.length);
-  const B = 64;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const r1 = Math.min(r0 + B, rows), c1 = Math.min(c0 + B, cols);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = src[r * cols + c];
-    }
-  }
-  return out;
 }

@@ -1,13 +1,13 @@
 // GPT-2's side of generation: the forward pass and the sampler recorded once per shape, so each
 // token costs one uniform write, one command buffer and a 4-byte-per-sequence read back.
-import { matmul } from '../kernels/matmul/index.js';
-import { sample, samplerMeta } from '../kernels/sample.js';
 import { DisposedError, OptionError } from '../errors.js';
 import type { TokenStepper } from '../generation/generate.js';
-import { Plan } from '../runtime/plan.js';
 import type { ResolvedSampling } from '../generation/sampling.js';
+import { sample, samplerMeta } from '../kernels/sample.js';
+import { Plan } from '../runtime/plan.js';
+import { Readback } from '../runtime/readback.js';
 import { Tensor } from '../runtime/tensor.js';
-import type { GPT2 } from './gpt2.js';
+import type { GPT2Core } from './gpt2.js';
 
 /** Buffers and recorded plans for one batch size. */
 interface Session {
@@ -16,7 +16,7 @@ interface Session {
   history: Tensor; // [B, P] u32: prompt + generated tokens, for the repetition penalty
   logits: Tensor; // [B, V] logits of each sequence's last position
   out: Tensor; // [B] u32 chosen ids
-  staging: GPUBuffer; // MAP_READ copy of out
+  readback: Readback; // of out
   prefillMeta: GPUBuffer; // sampler Meta reading logits row 0 for every sequence
   decodeMeta: GPUBuffer; // sampler Meta reading one row per sequence
   decode?: Plan;
@@ -30,8 +30,8 @@ export class GPT2Stepper implements TokenStepper {
   private current?: Session;
   private pos = 0;
 
-  constructor(private readonly lm: GPT2) {
-    lm.onInvalidate = () => this.dropPlans();
+  constructor(private readonly lm: GPT2Core) {
+    lm.onInvalidate(() => this.dropPlans());
   }
 
   get vocabSize(): number {
@@ -43,10 +43,9 @@ export class GPT2Stepper implements TokenStepper {
   }
 
   async start(promptIds: readonly number[], batch: number, sampling: ResolvedSampling): Promise<number[]> {
-    if (this.lm.isDisposed) throw new DisposedError('the model was disposed');
+    if (this.lm.isDisposed) throw new DisposedError('this GPT2 model was disposed');
     const T = this.lm.checkIds(promptIds);
     const { vocabSize: V, nPositions: P } = this.lm.config;
-    const acts = this.lm.activations(Math.max(T, batch));
     const s = this.session(batch);
     const q = this.lm.gpu.device.queue;
     q.writeBuffer(s.prefillMeta, 0, samplerMeta(sampling, V, P, 0));
@@ -54,13 +53,12 @@ export class GPT2Stepper implements TokenStepper {
     const hist = new Uint32Array(batch * P);
     for (let b = 0; b < batch; b++) hist.set(promptIds, b * P);
     s.history.write(hist);
-    this.lm.writeIds(s.ids, promptIds);
+    s.ids.write(Uint32Array.from(promptIds));
     let plan = s.prefill.get(T);
     if (!plan) {
       plan = new Plan(this.lm.gpu, `gpt2.prefill T=${T} B=${batch}`);
-      const cache = this.lm.cache(batch, 'generate');
-      await this.lm.recordBody(plan, acts, cache, T, this.lm.config.nLayer, true, batch, s.ids); // k, v -> cache slots 0..B-1
-      await matmul(plan, acts.h, this.lm.weights.head, s.logits, { layout: 'nk', xRowOffset: T - 1, rows: 1 }); // logits[0]: [V]
+      // the prompt once, its keys and values copied to cache slots 0..B-1; logits[0]: its last position
+      await this.lm.recordForward(plan, { rows: T, batch, copies: batch, ids: s.ids, headRow: T - 1, headRows: 1, logits: s.logits });
       await sample(plan, s.prefillMeta, this.lm.step, s.logits, s.history, s.ids, s.out, batch, V); // ids[b]
       if (s.prefill.size >= MAX_PREFILL_PLANS) this.evictPrefill(s);
       s.prefill.set(T, plan);
@@ -76,11 +74,9 @@ export class GPT2Stepper implements TokenStepper {
     if (!s) throw new OptionError('next() before start()');
     if (this.pos >= this.lm.config.nPositions) throw new OptionError(`the context of ${this.lm.config.nPositions} positions is full`);
     if (!s.decode) {
-      const acts = this.lm.activations(s.batch);
       const plan = new Plan(this.lm.gpu, `gpt2.decode B=${s.batch}`);
-      const cache = this.lm.cache(s.batch, 'generate');
-      await this.lm.recordBody(plan, acts, cache, s.batch, this.lm.config.nLayer, true, 1, s.ids); // one row per sequence
-      await matmul(plan, acts.h, this.lm.weights.head, s.logits, { layout: 'nk', rows: s.batch }); // logits: [B, V]
+      // one row per sequence; logits: [B, V]
+      await this.lm.recordForward(plan, { rows: s.batch, batch: s.batch, copies: 1, ids: s.ids, headRow: 0, headRows: s.batch, logits: s.logits });
       await sample(plan, s.decodeMeta, this.lm.step, s.logits, s.history, s.ids, s.out, s.batch, this.vocabSize);
       s.decode = plan;
     }
@@ -100,16 +96,20 @@ export class GPT2Stepper implements TokenStepper {
     this.current = undefined;
   }
 
+  /**
+   * Moves the position of the next decode step to `position` (the cache rows in between keep what they
+   * hold). For benchmarks: a step at a long context measured without paying for its prefill.
+   */
+  seek(position: number): void {
+    if (!this.current) throw new OptionError('seek() before start()');
+    if (!Number.isInteger(position) || position < 1 || position >= this.lm.config.nPositions) {
+      throw new OptionError(`seek: position must be an integer in 1..${this.lm.config.nPositions - 1}, got ${position}`);
+    }
+    this.pos = position;
+  }
+
   private async run(plan: Plan, s: Session): Promise<number[]> {
-    const gpu = this.lm.gpu;
-    const enc = gpu.device.createCommandEncoder({ label: plan.label });
-    plan.encode(enc);
-    enc.copyBufferToBuffer(s.out.buffer, 0, s.staging, 0, s.batch * 4);
-    gpu.submit([enc.finish()]);
-    await s.staging.mapAsync(GPUMapMode.READ, 0, s.batch * 4);
-    const ids = Array.from(new Uint32Array(s.staging.getMappedRange(0, s.batch * 4)));
-    s.staging.unmap();
-    return ids;
+    return Array.from(new Uint32Array(await s.readback.run(plan, s.out.buffer, s.batch * 4)));
   }
 
   private session(batch: number): Session {
@@ -124,7 +124,7 @@ export class GPT2Stepper implements TokenStepper {
       history: Tensor.empty(g, [batch, P], 'u32', 'history'),
       logits: Tensor.empty(g, [batch, V], 'f32', 'last_logits'),
       out: Tensor.empty(g, [batch], 'u32', 'sampled'),
-      staging: g.createBuffer({ label: 'sampled.staging', size: Math.max(16, batch * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+      readback: new Readback(g, batch * 4, 'sampled.readback'),
       prefillMeta: g.uniform(metaBytes, 'sampler.prefill'),
       decodeMeta: g.uniform(metaBytes, 'sampler.decode'),
       prefill: new Map(),
@@ -157,7 +157,8 @@ export class GPT2Stepper implements TokenStepper {
       s.history.dispose();
       s.logits.dispose();
       s.out.dispose();
-      for (const b of [s.staging, s.prefillMeta, s.decodeMeta]) g.destroyBuffer(b);
+      s.readback.dispose();
+      for (const b of [s.prefillMeta, s.decodeMeta]) g.destroyBuffer(b);
     }
     this.sessions.clear();
   }

@@ -3,6 +3,8 @@
 // a count of live GPU buffers and bytes, and the pipeline cache.
 import { GPUValidationError, LimitError, WebGPUUnavailableError, DisposedError } from '../errors.js';
 import { PipelineCache } from './pipelines.js';
+import { Readback } from './readback.js';
+import { isNode } from '../util.js';
 
 export interface AdapterDescription {
   vendor: string;
@@ -46,8 +48,6 @@ export interface MemoryStats {
   peakBytes: number;
   buffersCreated: number;
 }
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
@@ -234,16 +234,11 @@ export class Gpu {
   /** Copies `byteLength` bytes of a GPU buffer back to the CPU. */
   async read(src: GPUBuffer, byteLength: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.assertAlive();
-    const size = Math.ceil(byteLength / 4) * 4;
-    const staging = this.createBuffer({ label: 'readback', size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const r = new Readback(this, byteLength);
     try {
-      const enc = this.device.createCommandEncoder({ label: 'readback' });
-      enc.copyBufferToBuffer(src, srcOffset, staging, 0, size);
-      this.submit([enc.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      return staging.getMappedRange(0, size).slice(0, byteLength);
+      return await r.run(undefined, src, byteLength, srcOffset);
     } finally {
-      this.destroyBuffer(staging);
+      r.dispose();
     }
   }
 

@@ -2,6 +2,7 @@
 // (gpt2 124M, medium, ...) and tests, where no trained weights may be downloaded.
 import type { GPT2Config } from '../loaders/gpt2_config.js';
 import { SafeTensors, writeSafetensors, type TensorToWrite } from '../loaders/safetensors.js';
+import { mulberry32 } from '../util.js';
 
 /** The shapes of the published checkpoints (weights not included). */
 export const GPT2_SHAPES = {
@@ -25,17 +26,12 @@ export function gpt2Config(shape: keyof typeof GPT2_SHAPES, overrides: Partial<G
   };
 }
 
-/** Fills with N(0, std^2)-like values (a sum of uniforms) from a fast deterministic generator. */
+/** N(mean, std^2)-like values: a sum of two uniforms, scaled to the variance std^2. */
 function randn(n: number, seed: number, std: number, mean = 0): Float32Array {
+  const r = mulberry32(seed);
   const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const k = std * Math.sqrt(3) / 2 / 2147483648; // two uniforms on [-2^31, 2^31): variance matches std^2
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    const a = s | 0;
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    out[i] = mean + (a + (s | 0)) * k;
-  }
+  const k = std * Math.sqrt(6); // u1 + u2 - 1 has variance 1/6
+  for (let i = 0; i < n; i++) out[i] = mean + (r() + r() - 1) * k;
   return out;
 }
 

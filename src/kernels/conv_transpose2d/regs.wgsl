@@ -9,7 +9,7 @@
 // multiply is spent on the zeros a zero-inserted input would hold.
 // Each invocation computes a 4-pixel x 4-channel block of one phase, reading its operands straight
 // from memory: no workgroup memory and no barriers, which software adapters pay dearly for (on
-// lavapipe and SwiftShader this beats the workgroup-tiled conv_transpose2d_tiled.wgsl by 2-10x).
+// lavapipe and SwiftShader this beat a workgroup-tiled version by 2-10x; that one is gone).
 // Tensors are addressed through element strides (n, c, y, x), so the same kernel reads a dense
 // layer's output reshaped to NCHW or NHWC and writes either layout. The epilogue is
 //   act2(act1(acc + bias[co]) * post[co] + post[cout + co])
@@ -20,7 +20,7 @@ const TM: u32 = 4u;
 {{COMMON}}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;      // [kh, kw, cin, cout]
-// then, numbered on: bias [cout] if any, post [2, cout] (scale, shift) if any, y; and finish().
+// then bias [cout] (binding 3) if any, post [2, cout] (scale, shift; binding 4) if any, y (5); finish().
 {{EPILOGUE}}
 
 @compute @workgroup_size(WG)

@@ -6,7 +6,7 @@
 // phase (ox0, ox0 + sw, ...: the same taps reach all of them), so each weight load feeds TM pixels and
 // each input value 4 or 8 channels. Only the taps that reach an output are visited (first_tap, step
 // s), as in the phase-split GEMM.
-// Same Meta, bindings and epilogue as conv_transpose2d.wgsl. The weight's channels (wcout) are a
+// Same Meta, bindings and epilogue as regs.wgsl. The weight's channels (wcout) are a
 // multiple of 4 (zero channels pad a cout that is not; outputs past cout are not written), so it is
 // bound as array<vec4f> (one 16-byte load per 4 channels: on SwiftShader every load instruction is a
 // gather over the SIMD lanes). X_VEC (an input with 4 contiguous, aligned channels: NHWC, cin % 4 == 0)

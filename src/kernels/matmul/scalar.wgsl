@@ -1,13 +1,13 @@
-// out[r, c] = act(x[r, :] . W[:, c] + bias[c])   (or out += ... when accumulating a residual)
+// y[r, c] = epilogue(x[r, :] . W[:, c])   (or y += ... when accumulating a residual)
 // Two weight layouts: main_kn reads W as [K, N] (GPT-2's Conv1D, Keras dense), main_nk as [N, K]
 // (a tied LM head reading wte, PyTorch Linear). Each invocation computes a TM x 4 block of outputs
 // in registers and reads its operands straight from memory: no workgroup memory and no barriers,
 // which software adapters pay dearly for and which a GEMV does not need.
 //
-// This is the general kernel, for any K and N; aligned shapes use matmul_vec4.wgsl.
-// The prelude (generated in matmul.ts) declares `w` at binding 2 with w_at, `bias_at` (binding 3
-// when there is a bias), `act`, the constants TM (rows per invocation) and ACCUMULATE, and what both
-// matmul kernels share: the Meta `u` (binding 0), `out` (binding 4) and store().
+// This is the general kernel, for any K and N; aligned shapes use vec4.wgsl.
+// The prelude (generated in index.ts) declares `w` at binding 2 with w_at, the constants TM (rows per
+// invocation) and ACCUMULATE, and what both matmul kernels share: the Meta `u` (binding 0), the
+// epilogue (bias at binding 3, post at 4, y at 5) and store().
 {{PRELUDE}}
 
 override WG: u32 = 64;

@@ -1,12 +1,12 @@
-// matmul's fast path for aligned shapes (moved here from bench/, where it beat matmul.wgsl 1.5-3.6x on
-// lavapipe and SwiftShader): matmul.wgsl's blocking (TM rows x 4 columns per invocation, no workgroup
+// matmul's fast path for aligned shapes (moved here from bench/, where it beat scalar.wgsl 1.5-3.6x on
+// lavapipe and SwiftShader): scalar.wgsl's blocking (TM rows x 4 columns per invocation, no workgroup
 // memory, no barrier) and bindings, with every load a whole vec4: x is read as array<vec4f> four k at a
 // time, and W as array<vec4f> (f32), array<vec4<f16>> (f16) or array<vec2u> (f16 packed). On
 // SwiftShader each load instruction of a per-invocation address is a gather over the SIMD lanes, so
 // one 16-byte load in place of four scalar ones is most of the difference.
 //   kn: W [K, N], needs N % 4 == 0 and K % 4 == 0     nk: W [N, K], needs K % 4 == 0
-// The prelude declares `w` at binding 2 and `w4(i)` (the vec4 at vec4-index i), `bias_at`, `act`,
-// TM, ACCUMULATE, the Meta `u`, `out` and store() (as for matmul.wgsl).
+// The prelude declares `w` at binding 2 and `w4(i)` (the vec4 at vec4-index i), TM, ACCUMULATE, the
+// Meta `u`, the epilogue and store() (as for scalar.wgsl).
 {{PRELUDE}}
 
 override WG: u32 = 64;

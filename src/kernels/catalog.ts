@@ -1,0 +1,84 @@
+// Every kernel with named example params: the WGSL a kernel really runs is assembled from templates
+// and generated pieces, and this is how to see it. `webgen wgsl KERNEL [--example NAME] [--params
+// JSON]` prints it; test/kernels/wgsl.test.ts keeps one snapshot per example in test/kernels/wgsl/.
+import { addKernel } from './add.js';
+import { attentionKernel } from './attention.js';
+import { convTranspose2dKernel, type ConvTransposeParams } from './conv_transpose2d/index.js';
+import { embeddingKernel } from './embedding.js';
+import { epilogueParams } from './epilogue.js';
+import { kvStoreKernel } from './kv_store.js';
+import { layerNormKernel } from './layernorm.js';
+import { matmulKernel, type MatmulParams } from './matmul/index.js';
+import { sampleKernel } from './sample.js';
+import { scaleShiftKernel } from './scale_shift.js';
+import { OptionError } from '../errors.js';
+import type { Kernel, KernelParams } from '../runtime/pipelines.js';
+
+export interface CatalogEntry {
+  readonly kernel: Kernel<any>;
+  /** Example params by name; the first is the default. */
+  readonly examples: Readonly<Record<string, KernelParams>>;
+}
+
+const none = epilogueParams({});
+const matmul = (p: Partial<MatmulParams>): MatmulParams => ({
+  ...none,
+  layout: 'nk',
+  weight: 'f32',
+  accumulate: false,
+  vec4: true,
+  rowsPerInvocation: 1,
+  workgroupSize: 64,
+  ...p,
+});
+const conv = (p: Partial<ConvTransposeParams>): ConvTransposeParams => ({ ...none, path: 'vec', cg: 2, xVec: true, wg: 64, ...p });
+
+export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
+  add: { kernel: addKernel, examples: { default: { workgroupSize: 256 } } },
+  layernorm: { kernel: layerNormKernel, examples: { default: { workgroupSize: 64 } } },
+  embedding: {
+    kernel: embeddingKernel,
+    examples: {
+      f32: { wte: 'f32', wpe: 'f32', workgroupSize: 64 },
+      f16: { wte: 'f16', wpe: 'f16', workgroupSize: 64 },
+      'f16-packed': { wte: 'f16packed', wpe: 'f16packed', workgroupSize: 64 },
+    },
+  },
+  kv_store: { kernel: kvStoreKernel, examples: { default: { workgroupSize: 64 } } },
+  attention: { kernel: attentionKernel, examples: { 'gpt2-head64': { headSize: 64, workgroupSize: 64 } } },
+  matmul: {
+    kernel: matmulKernel,
+    examples: {
+      // GPT-2's decode projections on a software adapter ([N, K] weights, a GEMV), then its MLP with GELU
+      'gemv-f32': matmul({ bias: true }),
+      'gemv-f16-packed': matmul({ weight: 'f16packed', bias: true }),
+      'prefill-f16-gelu': matmul({ layout: 'kn', weight: 'f16', bias: true, act1: 'gelu_tanh', rowsPerInvocation: 8 }),
+      'residual-scalar': matmul({ layout: 'kn', vec4: false, bias: true, accumulate: true, rowsPerInvocation: 4 }),
+      // a GAN's first layer: bias, leaky ReLU, then a batch norm as a scale-shift
+      'gan-first-layer': matmul({ layout: 'kn', bias: true, act1: 'leaky_relu', slope1: 0.2, post: true, rowsPerInvocation: 8 }),
+    },
+  },
+  conv_transpose2d: {
+    kernel: convTranspose2dKernel,
+    examples: {
+      'vec-relu': conv({ act1: 'relu' }),
+      'vec-c4-tanh': conv({ cg: 1, xVec: false, act1: 'tanh' }),
+      'regs-bn-post': conv({ path: 'regs', cg: 0, xVec: false, bias: true, act1: 'leaky_relu', slope1: 0.2, post: true }),
+      'direct-tanh': conv({ path: 'direct', cg: 0, xVec: false, act1: 'tanh' }),
+    },
+  },
+  scale_shift: { kernel: scaleShiftKernel, examples: { 'bn-leaky': { ...none, post: true, act2: 'leaky_relu', slope2: 0.2, wg: 256 } } },
+  sample: { kernel: sampleKernel, examples: { 'gpt2-vocab': { vocabSize: 50257, workgroupSize: 256, cap: 1024 } } },
+};
+
+/** The WGSL of `kernel` for an example's params, with `overrides` merged over them. */
+export function kernelSource(kernel: string, example?: string, overrides: KernelParams = {}): { source: string; params: KernelParams; constants?: Record<string, number> } {
+  const entry = KERNEL_CATALOG[kernel];
+  if (!entry) throw new OptionError(`no kernel "${kernel}"; kernels: ${Object.keys(KERNEL_CATALOG).join(', ')}`);
+  const names = Object.keys(entry.examples);
+  const name = example ?? names[0];
+  const base = entry.examples[name];
+  if (!base) throw new OptionError(`kernel "${kernel}" has no example "${name}"; examples: ${names.join(', ')}`);
+  const params = { ...base, ...overrides };
+  return { source: entry.kernel.source(params), params, constants: entry.kernel.constants?.(params) };
+}

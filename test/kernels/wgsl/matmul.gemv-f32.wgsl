@@ -1,0 +1,89 @@
+// matmul's fast path for aligned shapes (moved here from bench/, where it beat scalar.wgsl 1.5-3.6x on
+// lavapipe and SwiftShader): scalar.wgsl's blocking (TM rows x 4 columns per invocation, no workgroup
+// memory, no barrier) and bindings, with every load a whole vec4: x is read as array<vec4f> four k at a
+// time, and W as array<vec4f> (f32), array<vec4<f16>> (f16) or array<vec2u> (f16 packed). On
+// SwiftShader each load instruction of a per-invocation address is a gather over the SIMD lanes, so
+// one 16-byte load in place of four scalar ones is most of the difference.
+//   kn: W [K, N], needs N % 4 == 0 and K % 4 == 0     nk: W [N, K], needs K % 4 == 0
+// The prelude declares `w` at binding 2 and `w4(i)` (the vec4 at vec4-index i), TM, ACCUMULATE, the
+// Meta `u`, the epilogue and store() (as for scalar.wgsl).
+struct Meta { M: u32, N: u32, K: u32, xRowOffset: u32, ldy: u32, colOffset: u32 }
+@group(0) @binding(0) var<uniform> u: Meta;
+@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+fn w4(i: u32) -> vec4f { return w[i]; }
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+fn act1(x: f32) -> f32 { return x; }
+fn act2(x: f32) -> f32 { return x; }
+fn finish(acc: f32, co: u32) -> f32 { return act2(act1(acc + bias[co])); }
+const TM: u32 = 1u;
+const ACCUMULATE: bool = false;
+fn store(r: u32, c0: u32, v: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let c = c0 + j;
+    if (c >= u.N) { return; }
+    let o = r * u.ldy + u.colOffset + c;
+    let out = finish(v[j], u.colOffset + c);
+    if (ACCUMULATE) { y[o] += out; } else { y[o] = out; }
+  }
+}
+
+
+override WG: u32 = 64;
+
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn main_kn(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  let groups = u.N / 4u;
+  let c4 = g % groups;  // vec4 column index: neighbouring invocations read neighbouring vec4s of W
+  let r0 = (g / groups) * TM;
+  if (r0 >= u.M) { return; }
+  let K4 = u.K / 4u;
+  var acc: array<vec4f, TM>;
+  var xi: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * K4; }
+  for (var k4 = 0u; k4 < K4; k4++) {
+    let b = k4 * 4u * groups + c4;
+    let w0 = w4(b);
+    let w1 = w4(b + groups);
+    let w2 = w4(b + 2u * groups);
+    let w3 = w4(b + 3u * groups);
+    for (var i = 0u; i < TM; i++) {
+      let xv = x[xi[i] + k4];
+      acc[i] += xv.x * w0 + xv.y * w1 + xv.z * w2 + xv.w * w3;
+    }
+  }
+  for (var i = 0u; i < TM; i++) {
+    if (r0 + i < u.M) { store(r0 + i, c4 * 4u, acc[i]); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  let groups = (u.N + 3u) / 4u;
+  let c0 = (g % groups) * 4u;
+  let r0 = (g / groups) * TM;
+  if (r0 >= u.M) { return; }
+  let K4 = u.K / 4u;
+  var acc: array<vec4f, TM>;
+  var xi: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * K4; }
+  var wr: array<u32, 4>; // the four weight rows (vec4 index), clamped at a ragged edge
+  for (var j = 0u; j < 4u; j++) { wr[j] = min(c0 + j, u.N - 1u) * K4; }
+  for (var k4 = 0u; k4 < K4; k4++) {
+    let w0 = w4(wr[0] + k4);
+    let w1 = w4(wr[1] + k4);
+    let w2 = w4(wr[2] + k4);
+    let w3 = w4(wr[3] + k4);
+    for (var i = 0u; i < TM; i++) {
+      let xv = x[xi[i] + k4];
+      acc[i] += vec4f(dot(xv, w0), dot(xv, w1), dot(xv, w2), dot(xv, w3));
+    }
+  }
+  for (var i = 0u; i < TM; i++) {
+    if (r0 + i < u.M) { store(r0 + i, c0, acc[i]); }
+  }
+}
