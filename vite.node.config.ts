@@ -10,7 +10,7 @@ export default defineConfig({
     target: 'node20',
     sourcemap: true,
     rollupOptions: {
-      input: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+      input: { index: 'src/index.ts', kernels: 'src/kernels/index.ts', testing: 'src/testing/index.ts', cli: 'src/cli/main.ts' },
       output: { format: 'es', entryFileNames: '[name].js' },
     },
   },

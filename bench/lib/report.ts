@@ -1,5 +1,6 @@
-// The results of one benchmark run (Node or Chromium) as JSON, the tables printed from it, the targets
-// of issue 6 checked against it, and bench/RESULTS.md made from the latest runs.
+// The results of one benchmark run (Node or Chromium) as JSON, the tables printed from it, the
+// benchmark targets (decode and prefill matmuls, the DCGAN batch, the GPT-2 124M steps) checked
+// against it, and bench/RESULTS.md made from the latest runs.
 import { figure, spread, type Figure } from './stats.js';
 
 /** How `ms` was measured. */
@@ -149,7 +150,7 @@ export interface Target {
 const find = (rows: Row[], group: string, caseName: string, engine: string) =>
   rows.find((r) => r.group === group && r.case === caseName && r.engine === engine && r.ms);
 
-/** The targets of issue 6 that this run can check. */
+/** The benchmark targets (see bench/README.md) that this run can check. */
 export function targets(report: Report): Target[] {
   const rows = report.rows;
   const out: Target[] = [];

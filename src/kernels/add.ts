@@ -12,7 +12,7 @@ export type AddParams = { readonly workgroupSize: number };
 
 export const addKernel: Kernel<AddParams> = {
   name: 'add',
-  source: () => fill(template, { META: META.wgsl }),
+  source: () => fill(template, { META: META.declare(0, 'u') }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 

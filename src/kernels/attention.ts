@@ -13,7 +13,7 @@ export type AttentionParams = { readonly headSize: number; readonly workgroupSiz
 
 export const attentionKernel: Kernel<AttentionParams> = {
   name: 'attention',
-  source: (p) => fill(template, { HD: `${p.headSize}u`, HD4: `${Math.ceil(p.headSize / 4)}u`, META: META.wgsl, STEP: STEP.wgsl }),
+  source: (p) => fill(template, { HD: `${p.headSize}u`, HD4: `${Math.ceil(p.headSize / 4)}u`, META: META.declare(0, 'u'), STEP: STEP.declare(1, 'step') }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 

@@ -12,9 +12,6 @@ override WG: u32 = 64;
 
 {{META}}
 {{STEP}}
-
-@group(0) @binding(0) var<uniform> u: Meta;
-@group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;
 @group(0) @binding(3) var<storage, read> kc: array<f32>;
 @group(0) @binding(4) var<storage, read> vc: array<f32>;

@@ -16,8 +16,8 @@ export const embeddingKernel: Kernel<EmbeddingParams> = {
   source: (p) =>
     fill(template, {
       PRELUDE: enables(p.wte, p.wpe) + weightAccess(p.wte, 3, 'wte') + weightAccess(p.wpe, 4, 'wpe'),
-      META: META.wgsl,
-      STEP: STEP.wgsl,
+      META: META.declare(0, 'u'),
+      STEP: STEP.declare(1, 'step'),
     }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };

@@ -8,9 +8,6 @@ override WG: u32 = 64;
 
 {{META}}
 {{STEP}}
-
-@group(0) @binding(0) var<uniform> u: Meta;
-@group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(5) var<storage, read_write> x: array<f32>;
 

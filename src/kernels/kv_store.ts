@@ -12,7 +12,7 @@ export type KvStoreParams = { readonly workgroupSize: number };
 
 export const kvStoreKernel: Kernel<KvStoreParams> = {
   name: 'kv_store',
-  source: () => fill(template, { META: META.wgsl, STEP: STEP.wgsl }),
+  source: () => fill(template, { META: META.declare(0, 'u'), STEP: STEP.declare(1, 'step') }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 

@@ -12,7 +12,7 @@ export type LayerNormParams = { readonly workgroupSize: number };
 
 export const layerNormKernel: Kernel<LayerNormParams> = {
   name: 'layernorm',
-  source: () => fill(template, { META: META.wgsl }),
+  source: () => fill(template, { META: META.declare(0, 'u') }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 

@@ -3,8 +3,6 @@
 override WG: u32 = 64;
 
 {{META}}
-
-@group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;

@@ -23,7 +23,7 @@ export type SampleParams = { readonly vocabSize: number; readonly workgroupSize:
 
 export const sampleKernel: Kernel<SampleParams> = {
   name: 'sample',
-  source: () => fill(template, { META: META.wgsl, STEP: STEP.wgsl }),
+  source: () => fill(template, { META: META.declare(0, 'u'), STEP: STEP.declare(1, 'step') }),
   constants: (p) => ({ WG: p.workgroupSize, SEEN_WORDS: Math.ceil(p.vocabSize / 32), CAP: p.cap }),
 };
 

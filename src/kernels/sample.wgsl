@@ -15,9 +15,6 @@ override SEEN_WORDS: u32 = 1u; // ceil(V / 32): the row's history as a bitmap
 
 {{META}}
 {{STEP}}
-
-@group(0) @binding(0) var<uniform> u: Meta;
-@group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> history: array<u32>;
 @group(0) @binding(4) var<storage, read_write> ids: array<u32>;

@@ -14,7 +14,7 @@ export type ScaleShiftParams = EpilogueParams & { readonly wg: number };
 
 export const scaleShiftKernel: Kernel<ScaleShiftParams> = {
   name: 'scale_shift',
-  source: (p) => fill(template, { META: META.wgsl, EPILOGUE: epilogueWgsl(p, 2, 'u.c') }),
+  source: (p) => fill(template, { META: META.declare(0, 'u'), EPILOGUE: epilogueWgsl(p, 2, 'u.c') }),
   constants: (p) => ({ WG: p.wg }),
 };
 

@@ -5,8 +5,6 @@
 override WG: u32 = 256;
 
 {{META}}
-
-@group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // then post [2, c] (scale, shift) if any, y; and finish().
 {{EPILOGUE}}

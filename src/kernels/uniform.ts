@@ -20,6 +20,11 @@ export class UniformStruct<F extends Record<string, FieldType>> {
     return `struct ${this.name} { ${this.names.map((n) => `${n}: ${this.fields[n]}`).join(', ')} }`;
   }
 
+  /** The struct and a uniform binding of it: `var<uniform> name: Name` at @group(0) @binding(binding). */
+  declare(binding: number, name: string): string {
+    return `${this.wgsl}\n@group(0) @binding(${binding}) var<uniform> ${name}: ${this.name};`;
+  }
+
   /** The values in the struct's layout, padded to a whole 16 bytes (a uniform buffer's granule). */
   pack(values: { readonly [K in keyof F]: number }): Uint32Array<ArrayBuffer> {
     const words = new Uint32Array(Math.max(4, Math.ceil(this.names.length / 4) * 4));

@@ -95,14 +95,3 @@ export class Plan {
     this.dispatches.length = 0;
   }
 }
-
-/** Packs a kernel's Meta struct: plain numbers are u32 fields, `{ f32: x }` are f32 fields. */
-export function packMeta(fields: readonly (number | { f32: number })[]): Uint32Array<ArrayBuffer> {
-  const words = new Uint32Array(Math.max(4, Math.ceil(fields.length / 4) * 4));
-  const floats = new Float32Array(words.buffer);
-  fields.forEach((f, i) => {
-    if (typeof f === 'number') words[i] = f;
-    else floats[i] = f.f32;
-  });
-  return words;
-}

@@ -2,8 +2,6 @@
 // and the tap arithmetic of a stride-s axis.
 {{META}}
 
-@group(0) @binding(0) var<uniform> u: Meta;
-
 // The first tap that reaches output o along an axis: (o + p) mod s.
 fn first_tap(o: u32, s: u32, p: i32) -> u32 {
   var r = (i32(o) + p) % i32(s);

@@ -60,7 +60,7 @@ export const convTranspose2dKernel: Kernel<ConvTransposeParams> = {
   name: 'conv_transpose2d',
   source: (p) =>
     fill({ regs: regsTemplate, direct: directTemplate, vec: vecTemplate }[p.path], {
-      COMMON: fill(commonTemplate, { META: META.wgsl }),
+      COMMON: fill(commonTemplate, { META: META.declare(0, 'u') }),
       EPILOGUE: epilogueWgsl(p, 3, 'u.cout'),
       TM: '4u',
       CG: `${Math.max(p.cg, 1)}u`,

@@ -65,7 +65,7 @@ export const matmulKernel: Kernel<MatmulParams> = {
     fill(p.vec4 ? vec4Template : scalarTemplate, {
       PRELUDE:
         enables(p.weight) +
-        `${META.wgsl}\n@group(0) @binding(0) var<uniform> u: Meta;\n` +
+        `${META.declare(0, 'u')}\n` +
         (p.vec4 ? weightVec4(p.weight) : weightAccess(p.weight, 2, 'w')) +
         epilogueWgsl(p, 3, 'u.ldy') +
         `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +

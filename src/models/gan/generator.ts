@@ -88,7 +88,7 @@ export class Generator {
     if (!graph) {
       throw new ModelFormatError(
         `${st.fileName}: no generator graph: the tensors are not a PyTorch DCGAN (main.{i}.*); put a generator.json ` +
-          'beside the weights or pass { graph } (see src/models/generator-graph.ts)',
+          'beside the weights or pass { graph } (see src/models/gan/graph.ts)',
       );
     }
     const program = lowerGraph(graph, st);

@@ -2,7 +2,6 @@
 override WG: u32 = 256;
 
 struct Meta { n: u32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;

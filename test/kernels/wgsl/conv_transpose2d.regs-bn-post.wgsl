@@ -20,7 +20,6 @@ const TM: u32 = 4u;
 // What every conv_transpose2d path shares: the Meta (binding 0: sizes, padding, strides of x and y)
 // and the tap arithmetic of a stride-s axis.
 struct Meta { batch: u32, cin: u32, ih: u32, iw: u32, cout: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: i32, pw: i32, wcout: u32, in_sn: u32, in_sc: u32, in_sy: u32, in_sx: u32, out_sn: u32, out_sc: u32, out_sy: u32, out_sx: u32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
 
 // The first tap that reaches output o along an axis: (o + p) mod s.

@@ -13,9 +13,8 @@ fn wpe_at4(i: u32) -> vec4f { return vec4f(wpe[i], wpe[i + 1u], wpe[i + 2u], wpe
 override WG: u32 = 64;
 
 struct Meta { R: u32, C: u32, chunkStart: u32, chunkRows: u32 }
-struct Step { pos0: u32, T: u32, B: u32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
+struct Step { pos0: u32, T: u32, B: u32 }
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(5) var<storage, read_write> x: array<f32>;

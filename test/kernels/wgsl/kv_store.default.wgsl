@@ -4,9 +4,8 @@
 override WG: u32 = 64;
 
 struct Meta { R: u32, C: u32, P: u32, copies: u32 }
-struct Step { pos0: u32, T: u32, B: u32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
+struct Step { pos0: u32, T: u32, B: u32 }
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;
 @group(0) @binding(3) var<storage, read_write> kc: array<f32>;

@@ -3,7 +3,6 @@
 override WG: u32 = 64;
 
 struct Meta { R: u32, C: u32, eps: f32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;

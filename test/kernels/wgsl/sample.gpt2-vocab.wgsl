@@ -14,9 +14,8 @@ override WG: u32 = 256;        // a power of two
 override SEEN_WORDS: u32 = 1u; // ceil(V / 32): the row's history as a bitmap
 
 struct Meta { V: u32, P: u32, greedy: u32, topK: u32, topP: f32, invTemperature: f32, penalty: f32, seed: u32, logitsRowStride: u32 }
-struct Step { pos0: u32, T: u32, B: u32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
+struct Step { pos0: u32, T: u32, B: u32 }
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> history: array<u32>;

@@ -5,7 +5,6 @@
 override WG: u32 = 256;
 
 struct Meta { batch: u32, c: u32, h: u32, w: u32, in_sn: u32, in_sc: u32, in_sy: u32, in_sx: u32, out_sn: u32, out_sc: u32, out_sy: u32, out_sx: u32 }
-
 @group(0) @binding(0) var<uniform> u: Meta;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // then post [2, c] (scale, shift) if any, y; and finish().
