@@ -28,7 +28,7 @@ export const embeddingKernel: Kernel<EmbeddingParams> = {
  */
 export async function embedding(plan: Plan, ids: Tensor, wte: ChunkedTensor, wpe: Tensor, step: Binding, x: Tensor, rows: number): Promise<void> {
   const [, C] = wte.shape;
-  if (wpe.shape[1] !== C) throw new OptionError(`embedding: wpe [${wpe.shape.join(', ')}] and wte [${wte.shape.join(', ')}] differ in width`);
+  if (wpe.shape[1] !== C) throw new OptionError(`embedding: wpe "${wpe.label}" [${wpe.shape.join(', ')}] and wte "${wte.label}" [${wte.shape.join(', ')}] differ in width`);
   if (ids.dtype !== 'u32') throw new OptionError(`embedding: ids "${ids.label}" must be u32, got ${ids.dtype}`);
   if (ids.size < rows || x.size < rows * C) throw new OptionError(`embedding: ${rows} rows do not fit ids "${ids.label}" or x "${x.label}"`);
   const workgroupSize = 64;

@@ -30,7 +30,7 @@ export function checkCache(op: string, qkv: Tensor, cache: KvCache, rows: number
   }
   const [, P, cc] = cache.k.shape;
   if (cache.k.shape.length !== 3 || cc !== C || cache.v.shape.join() !== cache.k.shape.join()) {
-    throw new OptionError(`${op}: cache k [${cache.k.shape.join(', ')}], v [${cache.v.shape.join(', ')}] is not [B, P, ${C}]`);
+    throw new OptionError(`${op}: cache k "${cache.k.label}" [${cache.k.shape.join(', ')}], v "${cache.v.label}" [${cache.v.shape.join(', ')}] is not [B, P, ${C}]`);
   }
   return P;
 }

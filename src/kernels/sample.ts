@@ -45,7 +45,7 @@ export function samplerMeta(o: ResolvedSampling, V: number, P: number, logitsRow
     greedy: o.greedy ? 1 : 0,
     topK: o.topK,
     topP: o.topP,
-    invTemperature: 1 / o.temperature,
+    invTemperature: o.greedy ? 1 : 1 / o.temperature, // greedy ignores the temperature, as the CPU sampler does
     penalty: o.repetitionPenalty,
     seed: o.seed,
     logitsRowStride,
@@ -58,8 +58,10 @@ export function samplerMeta(o: ResolvedSampling, V: number, P: number, logitsRow
  * (the history length is pos0 + T). Writes ids[b], out[b] and history[b, pos0 + T].
  */
 export async function sample(plan: Plan, meta: Binding, step: Binding, logits: Tensor, history: Tensor, ids: Tensor, out: Tensor, rows: number, V: number): Promise<void> {
-  if (logits.shape[logits.shape.length - 1] !== V) throw new OptionError(`sample: logits [${logits.shape.join(', ')}] do not have ${V} columns`);
-  if (ids.size < rows || out.size < rows || history.shape[0] < rows) throw new OptionError(`sample: ${rows} rows do not fit ids/out/history`);
+  if (logits.shape[logits.shape.length - 1] !== V) throw new OptionError(`sample: logits "${logits.label}" [${logits.shape.join(', ')}] do not have ${V} columns`);
+  for (const [t, n] of [[ids, ids.size], [out, out.size], [history, history.shape[0]]] as const) {
+    if (n < rows) throw new OptionError(`sample: ${rows} rows do not fit "${t.label}" [${t.shape.join(', ')}]`);
+  }
   const cap = gatherCapacity(V, 256, plan.gpu.limits.maxComputeWorkgroupStorageSize);
   await plan.add(sampleKernel, { vocabSize: V, workgroupSize: 256, cap }, [meta, step, logits, history, ids, out], [rows], 'sample');
 }

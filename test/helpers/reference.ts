@@ -71,3 +71,66 @@ export function layerNormRef(x: ArrayLike<number>, rows: number, C: number, g: A
   }
   return out;
 }
+
+/** x[r, c] = wte[ids[r], c] + wpe[pos0 + r % T, c] over R = ids.length rows, in float64. */
+export function embeddingRef(ids: ArrayLike<number>, wte: ArrayLike<number>, wpe: ArrayLike<number>, C: number, T: number, pos0: number): Float64Array {
+  const out = new Float64Array(ids.length * C);
+  for (let r = 0; r < ids.length; r++) {
+    const pos = pos0 + (r % T);
+    for (let c = 0; c < C; c++) out[r * C + c] = wte[ids[r] * C + c] + wpe[pos * C + c];
+  }
+  return out;
+}
+
+/**
+ * The caches k, v [B, P, C] after storing R rows of qkv [R, 3C] (k at columns C..2C, v at 2C..3C):
+ * row r goes to sequence slot r / T (or, with copies > 1, to slots 0..copies-1) at position pos0 + r % T.
+ */
+export function kvStoreRef(
+  qkv: ArrayLike<number>, k: Float32Array, v: Float32Array, R: number, C: number, P: number, T: number, pos0: number, copies = 1,
+): { k: Float32Array; v: Float32Array } {
+  const ko = k.slice(), vo = v.slice();
+  for (let r = 0; r < R; r++) {
+    const b = Math.floor(r / T), pos = pos0 + (r % T);
+    const slots = copies > 1 ? Array.from({ length: copies }, (_, j) => j) : [b];
+    for (const s of slots) {
+      for (let c = 0; c < C; c++) {
+        ko[(s * P + pos) * C + c] = qkv[r * 3 * C + C + c];
+        vo[(s * P + pos) * C + c] = qkv[r * 3 * C + 2 * C + c];
+      }
+    }
+  }
+  return { k: ko, v: vo };
+}
+
+/**
+ * Causal multi-head attention in float64: row r (token r % T of sequence b = r / T, at position
+ * pos = pos0 + r % T) attends with its q (qkv [R, 3C], columns 0..C) to the cached keys and values
+ * k, v [B, P, C] of its sequence at positions 0..pos: out[r, head] = softmax(q k^T / sqrt(hd)) v.
+ */
+export function attentionRef(
+  qkv: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, R: number, C: number, H: number, P: number, T: number, pos0: number,
+): Float64Array {
+  const hd = C / H;
+  const out = new Float64Array(R * C);
+  for (let r = 0; r < R; r++) {
+    const b = Math.floor(r / T), pos = pos0 + (r % T);
+    for (let h = 0; h < H; h++) {
+      const scores = new Float64Array(pos + 1);
+      for (let s = 0; s <= pos; s++) {
+        let dot = 0;
+        for (let d = 0; d < hd; d++) dot += qkv[r * 3 * C + h * hd + d] * k[(b * P + s) * C + h * hd + d];
+        scores[s] = dot / Math.sqrt(hd);
+      }
+      const mx = Math.max(...scores);
+      let z = 0;
+      for (let s = 0; s <= pos; s++) z += (scores[s] = Math.exp(scores[s] - mx));
+      for (let d = 0; d < hd; d++) {
+        let acc = 0;
+        for (let s = 0; s <= pos; s++) acc += scores[s] * v[(b * P + s) * C + h * hd + d];
+        out[r * C + h * hd + d] = acc / z;
+      }
+    }
+  }
+  return out;
+}

@@ -226,6 +226,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   }
   let mx = workgroupUniformLoad(&redF[0]);
   var chosen = workgroupUniformLoad(&redU[0]);
+  // a row with no finite score (every logit -inf or NaN) has no argmax: token 0, as the CPU sampler picks
+  if (chosen >= u.V) { chosen = 0u; }
 
   let goal01 = f32(pcg(u.seed ^ pcg((row * 0x9e3779b9u) ^ pcg(n))) >> 8u) / 16777216.0;
   var gathered = false;
@@ -300,6 +302,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   }
 
   if (lid == 0u) {
+    chosen = select(chosen, 0u, chosen >= u.V); // never an id outside the vocabulary
     ids[row] = chosen;
     out[row] = chosen;
     if (n < u.P) { history[row * u.P + n] = chosen; }
