@@ -16,7 +16,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.gpu.test.ts', 'test/**/*.browser.test.ts'], testTimeout: 120_000 },
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.gpu.test.ts', 'test/**/*.browser.test.ts'],
+          testTimeout: 120_000,
+        },
       },
       { extends: true, test: { name: 'lavapipe', ...gpuTest, env: { WEBGEN_VULKAN: 'lavapipe' } } },
       { extends: true, test: { name: 'swiftshader', ...gpuTest, env: { WEBGEN_VULKAN: 'swiftshader' } } },

@@ -129,8 +129,14 @@ async function main(): Promise<number> {
     report.title = `Headless ${version}, WebGPU on ${/swiftshader/i.test(JSON.stringify(env.adapter)) ? 'SwiftShader' : JSON.stringify(env.adapter)}`;
     report.env = { runtime: 'chromium', version, ...env, ...machine() };
     log(`webgen bench: ${report.title}`);
-    log(`adapter: ${JSON.stringify(env.adapter)} timestamps=${env.timestamps} f16=${env.f16} crossOriginIsolated=${env.crossOriginIsolated}`);
-    log(env.tfjs ? `TF.js ${env.tfjs.version}: ${env.tfjs.error ?? `adapter ${env.tfjs.adapter}, timestamps=${env.tfjs.timestamps}`}` : 'TF.js: off');
+    log(
+      `adapter: ${JSON.stringify(env.adapter)} timestamps=${env.timestamps} f16=${env.f16} crossOriginIsolated=${env.crossOriginIsolated}`,
+    );
+    log(
+      env.tfjs
+        ? `TF.js ${env.tfjs.version}: ${env.tfjs.error ?? `adapter ${env.tfjs.adapter}, timestamps=${env.tfjs.timestamps}`}`
+        : 'TF.js: off',
+    );
     for (const name of Object.keys(SUITES) as SuiteName[]) {
       if (!only.includes(name)) continue;
       const t0 = performance.now();
@@ -157,7 +163,14 @@ async function main(): Promise<number> {
     await browser.close();
     await server.close();
   }
-  await finishRun(report, 'chromium-swiftshader', { pytorch: only.includes('pytorch') && !v.filter, quick, full, outFile: v.out, started, log });
+  await finishRun(report, 'chromium-swiftshader', {
+    pytorch: only.includes('pytorch') && !v.filter,
+    quick,
+    full,
+    outFile: v.out,
+    started,
+    log,
+  });
   return 0;
 }
 

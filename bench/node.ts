@@ -67,7 +67,11 @@ async function main(): Promise<number> {
   };
   log(`webgen bench: ${report.title}`);
   log(`adapter: ${JSON.stringify(report.env.adapter)} timestamps=${report.env.timestamps} f16=${report.env.f16}`);
-  log(report.env.tfjs ? `TF.js ${report.env.tfjs.version}: ${report.env.tfjs.error ?? `adapter ${report.env.tfjs.adapter}, timestamps=${report.env.tfjs.timestamps}`}` : 'TF.js: off');
+  log(
+    report.env.tfjs
+      ? `TF.js ${report.env.tfjs.version}: ${report.env.tfjs.error ?? `adapter ${report.env.tfjs.adapter}, timestamps=${report.env.tfjs.timestamps}`}`
+      : 'TF.js: off',
+  );
   try {
     for (const name of Object.keys(SUITES) as SuiteName[]) {
       if (!only.includes(name)) continue;

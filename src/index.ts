@@ -10,7 +10,16 @@ export { Generator } from './models/gan/generator.js';
 export type { GeneratorLoadOptions, GenerateRequest } from './models/gan/generator.js';
 export { randomLatents, slerpLatents } from './models/gan/latents.js';
 export { parseGraph, dcganGraph } from './models/gan/graph.js';
-export type { GeneratorGraph, LayerSpec, DenseLayer, ReshapeLayer, ConvTranspose2dLayer, BatchNormLayer, ActivationLayer, Layout } from './models/gan/graph.js';
+export type {
+  GeneratorGraph,
+  LayerSpec,
+  DenseLayer,
+  ReshapeLayer,
+  ConvTranspose2dLayer,
+  BatchNormLayer,
+  ActivationLayer,
+  Layout,
+} from './models/gan/graph.js';
 export { imageRgba, toImageData, gridRgba, encodePng } from './models/gan/images.js';
 export type { ImageSpec, Rgba, GridOptions } from './models/gan/images.js';
 

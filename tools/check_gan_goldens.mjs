@@ -15,7 +15,12 @@ const animeGraph = {
   layers: [
     { type: 'dense', name: 'dense_43' },
     { type: 'reshape', shape: [4, 4, 128], layout: 'NHWC' },
-    ...[[55, 44], [56, 45], [57, 46], [58, 47]].flatMap(([c, b]) => [
+    ...[
+      [55, 44],
+      [56, 45],
+      [57, 46],
+      [58, 47],
+    ].flatMap(([c, b]) => [
       { type: 'conv_transpose2d', name: `conv2d_transpose_${c}`, stride: 2, padding: 'same' },
       { type: 'relu' },
       { type: 'batch_norm', name: `batch_normalization_${b}`, eps: 1e-3 },
@@ -26,7 +31,10 @@ const animeGraph = {
 };
 
 let worst = 0;
-for (const [dir, graph] of [[join(shared, 'golden/dcgan-tiny'), undefined], [join(shared, 'real/anime-dcgan'), animeGraph]]) {
+for (const [dir, graph] of [
+  [join(shared, 'golden/dcgan-tiny'), undefined],
+  [join(shared, 'real/anime-dcgan'), animeGraph],
+]) {
   if (!existsSync(dir)) {
     console.log(`${dir}: not here`);
     continue;

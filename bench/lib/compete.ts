@@ -62,7 +62,14 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
  * Checks, warms up and times `contenders` in interleaved rounds. `minRounds` keeps a slow case that a
  * target is judged on from dropping to the one or two rounds slow cases get (full runs only).
  */
-export async function compete(ctx: BenchContext, group: string, caseName: string, work: { flops?: number; bytes?: number }, contenders: Contender[], opts: { minRounds?: number } = {}): Promise<Row[]> {
+export async function compete(
+  ctx: BenchContext,
+  group: string,
+  caseName: string,
+  work: { flops?: number; bytes?: number },
+  contenders: Contender[],
+  opts: { minRounds?: number } = {},
+): Promise<Row[]> {
   if (!wanted(ctx, `${group} ${caseName}`)) {
     for (const c of contenders) c.dispose();
     return [];
@@ -90,8 +97,19 @@ export async function compete(ctx: BenchContext, group: string, caseName: string
   }
   // slow cases (a round of all contenders over ~1.5 s: TF.js at prefill shapes on a CPU adapter) get fewer rounds
   const roundMs = live.reduce((a, l) => a + l.iters * l.estMs, 0);
-  let sampling = roundMs > 1500 ? { ...ctx.sampling, minRounds: Math.min(ctx.sampling.minRounds, ctx.quick || roundMs > 4 * SLOW_MS ? 1 : roundMs > 2 * SLOW_MS ? 2 : 3) } : ctx.sampling;
-  if (opts.minRounds && !ctx.quick) sampling = { ...sampling, minRounds: Math.max(sampling.minRounds, opts.minRounds), maxRounds: Math.max(sampling.maxRounds, opts.minRounds) };
+  let sampling =
+    roundMs > 1500
+      ? {
+          ...ctx.sampling,
+          minRounds: Math.min(ctx.sampling.minRounds, ctx.quick || roundMs > 4 * SLOW_MS ? 1 : roundMs > 2 * SLOW_MS ? 2 : 3),
+        }
+      : ctx.sampling;
+  if (opts.minRounds && !ctx.quick)
+    sampling = {
+      ...sampling,
+      minRounds: Math.max(sampling.minRounds, opts.minRounds),
+      maxRounds: Math.max(sampling.maxRounds, opts.minRounds),
+    };
   const t0 = performance.now();
   await interleave(
     live.map((l) => async () => {
@@ -113,7 +131,9 @@ export async function compete(ctx: BenchContext, group: string, caseName: string
     l.c.dispose();
   }
   const spent = performance.now() - t0;
-  ctx.log(`  ${group} ${caseName}: ${rows.map((r) => `${r.engine} ${r.ms ? r.ms.median.toPrecision(3) + ' ms' : 'ERROR'}`).join(', ')} (${(spent / 1000).toFixed(1)} s)`);
+  ctx.log(
+    `  ${group} ${caseName}: ${rows.map((r) => `${r.engine} ${r.ms ? r.ms.median.toPrecision(3) + ' ms' : 'ERROR'}`).join(', ')} (${(spent / 1000).toFixed(1)} s)`,
+  );
   ctx.rows.push(...rows);
   return rows;
 }
@@ -204,7 +224,12 @@ function disposeAll(x: unknown): void {
 }
 
 /** A user-visible call, timed by the wall clock from the call to its result on the CPU. */
-export function e2eContender(engine: string, setup: () => Promise<void>, call: () => Promise<void>, opts: { check?: () => Promise<CheckResult>; dispose?: () => void; note?: string } = {}): Contender {
+export function e2eContender(
+  engine: string,
+  setup: () => Promise<void>,
+  call: () => Promise<void>,
+  opts: { check?: () => Promise<CheckResult>; dispose?: () => void; note?: string } = {},
+): Contender {
   return {
     engine,
     note: opts.note,

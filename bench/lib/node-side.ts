@@ -18,7 +18,12 @@ export function machine(): Pick<EnvInfo, 'cpu' | 'cores' | 'memoryGiB' | 'os'> {
   } catch {
     /* not Linux */
   }
-  return { cpu: cpus[0]?.model?.trim() ?? os.arch(), cores: cpus.length, memoryGiB: os.totalmem() / 2 ** 30, os: `${distro || os.type()} (${os.release()})` };
+  return {
+    cpu: cpus[0]?.model?.trim() ?? os.arch(),
+    cores: cpus.length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    os: `${distro || os.type()} (${os.release()})`,
+  };
 }
 
 /** Runs a command, collecting stdout; stderr lines go to `log`. Rejects on a non-zero exit or after timeoutMs. */
@@ -114,7 +119,9 @@ export async function finishRun(
   report.finished = new Date().toISOString();
   console.log('\n' + markdown(report));
   const out = writeOutputs(report, name, o.full, o.outFile);
-  o.log(`\nwrote ${out.json}${out.results ? ` and ${out.results}` : ''} (${((Date.now() - o.started.getTime()) / 1000).toFixed(0)} s in all)`);
+  o.log(
+    `\nwrote ${out.json}${out.results ? ` and ${out.results}` : ''} (${((Date.now() - o.started.getTime()) / 1000).toFixed(0)} s in all)`,
+  );
 }
 
 export function writeResults(): string {

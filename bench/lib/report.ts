@@ -121,7 +121,12 @@ export function tables(report: Report): string {
     const body = rows.map((r) => {
       const cells: string[] = [r.case, r.engine];
       if (r.ms) {
-        cells.push(fmtMs(r.ms.median), `${fmtMs(r.ms.min)}-${fmtMs(r.ms.max)} (${(spread(r.ms) * 100).toFixed(0)}%)`, String(r.ms.n), r.method ?? '');
+        cells.push(
+          fmtMs(r.ms.median),
+          `${fmtMs(r.ms.min)}-${fmtMs(r.ms.max)} (${(spread(r.ms) * 100).toFixed(0)}%)`,
+          String(r.ms.n),
+          r.method ?? '',
+        );
       } else if (r.value !== undefined) {
         cells.push(`${fmtNum(r.value, 1)} ${r.unit ?? ''}`, '', '', '');
       } else cells.push('', '', '', '');
@@ -154,10 +159,24 @@ const find = (rows: Row[], group: string, caseName: string, engine: string) =>
 export function targets(report: Report): Target[] {
   const rows = report.rows;
   const out: Target[] = [];
-  const ratioTarget = (name: string, w: Row | undefined, p: Row | undefined, goal: string, ok: (ratio: number) => boolean, peerOverWebgen = true) => {
+  const ratioTarget = (
+    name: string,
+    w: Row | undefined,
+    p: Row | undefined,
+    goal: string,
+    ok: (ratio: number) => boolean,
+    peerOverWebgen = true,
+  ) => {
     if (!w || !p) return;
     const ratio = peerOverWebgen ? p.ms!.median / w.ms!.median : w.ms!.median / p.ms!.median;
-    out.push({ target: name, webgen: `${w.engine}: ${msOrSec(w.ms!.median)}`, peer: `${p.engine}: ${msOrSec(p.ms!.median)}`, ratio, goal, met: ok(ratio) });
+    out.push({
+      target: name,
+      webgen: `${w.engine}: ${msOrSec(w.ms!.median)}`,
+      peer: `${p.engine}: ${msOrSec(p.ms!.median)}`,
+      ratio,
+      goal,
+      met: ok(ratio),
+    });
   };
   // webgen as the models run it; f16 weights against TF.js's f32 are a row of their own
   const copy = rows.find((r) => r.engine === 'copy' && r.ms);
@@ -165,18 +184,30 @@ export function targets(report: Report): Target[] {
   for (const engine of ['webgen f32', 'webgen f16']) {
     for (const r of rows.filter((r) => r.group === 'matmul' && r.engine === engine)) {
       // TF.js's faster layout ('tfjs' [K, N] or 'tfjs nk' [N, K])
-      const p = rows.filter((q) => q.group === 'matmul' && q.case === r.case && /^tfjs( nk)?$/.test(q.engine) && q.ms).sort((a, b) => a.ms!.median - b.ms!.median)[0];
+      const p = rows
+        .filter((q) => q.group === 'matmul' && q.case === r.case && /^tfjs( nk)?$/.test(q.engine) && q.ms)
+        .sort((a, b) => a.ms!.median - b.ms!.median)[0];
       const decode = r.case.startsWith('decode');
       const before = out.length;
-      ratioTarget(`matmul ${r.case}: GFLOP/s vs TF.js (its faster layout)`, r, p, decode ? '>= 10x' : '>= 2x', (x) => x >= (decode ? 10 : 2));
+      ratioTarget(
+        `matmul ${r.case}: GFLOP/s vs TF.js (its faster layout)`,
+        r,
+        p,
+        decode ? '>= 10x' : '>= 2x',
+        (x) => x >= (decode ? 10 : 2),
+      );
       if (out.length === before || !p) continue;
       const notes: string[] = [];
-      const other = rows.find((q) => q.group === 'matmul' && q.case === r.case && /^tfjs( nk)?$/.test(q.engine) && q.engine !== p.engine && q.ms);
+      const other = rows.find(
+        (q) => q.group === 'matmul' && q.case === r.case && /^tfjs( nk)?$/.test(q.engine) && q.engine !== p.engine && q.ms,
+      );
       if (other) notes.push(`vs ${other.engine}: ${(other.ms!.median / r.ms!.median).toFixed(1)}x`);
       if (decode && copyGBps && r.bytes) {
         // a GEMV reads its weights once: the copy kernel's bandwidth is a rough ceiling
         const floorMs = r.bytes / (copyGBps * 1e6);
-        notes.push(`reading the weights at the copy kernel's ${copyGBps.toFixed(2)} GB/s takes ${fmtMs(floorMs)} ms, ${(p.ms!.median / floorMs).toFixed(1)}x under ${p.engine}`);
+        notes.push(
+          `reading the weights at the copy kernel's ${copyGBps.toFixed(2)} GB/s takes ${fmtMs(floorMs)} ms, ${(p.ms!.median / floorMs).toFixed(1)}x under ${p.engine}`,
+        );
       }
       out[out.length - 1].note = notes.join('; ');
     }
@@ -219,7 +250,15 @@ export function targetsTable(report: Report): string {
   if (!t.length) return '(no target could be checked in this run)';
   return table(
     ['target', 'webgen', 'peer', 'ratio', 'goal', 'met', 'note'],
-    t.map((x) => [x.target, x.webgen, x.peer, x.ratio === undefined ? '' : `${x.ratio.toFixed(x.ratio < 10 ? 2 : 1)}x`, x.goal, x.met === undefined ? '?' : x.met ? 'yes' : 'NO', x.note ?? '']),
+    t.map((x) => [
+      x.target,
+      x.webgen,
+      x.peer,
+      x.ratio === undefined ? '' : `${x.ratio.toFixed(x.ratio < 10 ? 2 : 1)}x`,
+      x.goal,
+      x.met === undefined ? '?' : x.met ? 'yes' : 'NO',
+      x.note ?? '',
+    ]),
   );
 }
 
@@ -230,8 +269,12 @@ export function envLines(e: EnvInfo): string {
     `- adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || '(no adapter info)'}; timestamp-query: ${e.timestamps ? 'yes' : 'no'}; shader-f16: ${e.f16 ? 'yes' : 'no'}`,
   ];
   if (e.cpu) lines.push(`- machine: ${e.cpu}, ${e.cores} cores, ${e.memoryGiB?.toFixed(0)} GiB, ${e.os}`);
-  if (e.crossOriginIsolated !== undefined) lines.push(`- page: crossOriginIsolated=${e.crossOriginIsolated}, hardwareConcurrency=${e.hardwareConcurrency}`);
-  if (e.tfjs) lines.push(`- TensorFlow.js ${e.tfjs.version} WebGPU backend${e.tfjs.adapter ? ` on ${e.tfjs.adapter}` : ''}${e.tfjs.timestamps !== undefined ? `, timestamp-query: ${e.tfjs.timestamps ? 'yes' : 'no'}` : ''}${e.tfjs.error ? `: ERROR ${e.tfjs.error}` : ''}`);
+  if (e.crossOriginIsolated !== undefined)
+    lines.push(`- page: crossOriginIsolated=${e.crossOriginIsolated}, hardwareConcurrency=${e.hardwareConcurrency}`);
+  if (e.tfjs)
+    lines.push(
+      `- TensorFlow.js ${e.tfjs.version} WebGPU backend${e.tfjs.adapter ? ` on ${e.tfjs.adapter}` : ''}${e.tfjs.timestamps !== undefined ? `, timestamp-query: ${e.tfjs.timestamps ? 'yes' : 'no'}` : ''}${e.tfjs.error ? `: ERROR ${e.tfjs.error}` : ''}`,
+    );
   if (e.ort) lines.push(`- ONNX Runtime Web ${e.ort.version}`);
   return lines.join('\n');
 }

@@ -23,7 +23,14 @@ export async function loadTfjs(): Promise<TfEnv> {
   const backend = tf.backend() as any;
   const info = backend.adapterInfo ?? {};
   const adapter = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ');
-  return { tf, backend, device: backend.device as GPUDevice, timestamps: !!backend.supportTimestampQuery, adapter, version: tf.version_core };
+  return {
+    tf,
+    backend,
+    device: backend.device as GPUDevice,
+    timestamps: !!backend.supportTimestampQuery,
+    adapter,
+    version: tf.version_core,
+  };
 }
 
 export interface TfRun {
@@ -36,7 +43,12 @@ export interface TfRun {
  * GPU ms; the wall figure is then the whole call per iteration. Without: the iterations between two
  * onSubmittedWorkDone() waits. Outputs are disposed.
  */
-export async function tfRun(env: TfEnv, op: () => TF.Tensor | TF.Tensor[], iterations: number, useTimestamps = env.timestamps): Promise<TfRun> {
+export async function tfRun(
+  env: TfEnv,
+  op: () => TF.Tensor | TF.Tensor[],
+  iterations: number,
+  useTimestamps = env.timestamps,
+): Promise<TfRun> {
   const { tf, backend, device } = env;
   const outs: TF.Tensor[] = [];
   const keep = (t: TF.Tensor | TF.Tensor[]) => (Array.isArray(t) ? outs.push(...t) : outs.push(t));

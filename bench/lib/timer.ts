@@ -23,8 +23,16 @@ export class GpuTimer {
   ) {
     if (timestamps) {
       this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * capacity, label: 'bench timer' });
-      this.resolveBuf = device.createBuffer({ size: 16 * capacity, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'bench timer resolve' });
-      this.readback = device.createBuffer({ size: 16 * capacity, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'bench timer readback' });
+      this.resolveBuf = device.createBuffer({
+        size: 16 * capacity,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+        label: 'bench timer resolve',
+      });
+      this.readback = device.createBuffer({
+        size: 16 * capacity,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'bench timer readback',
+      });
     }
   }
 
@@ -39,7 +47,9 @@ export class GpuTimer {
     const t0 = performance.now();
     const enc = device.createCommandEncoder({ label: 'bench timed' });
     for (let i = 0; i < passes; i++) {
-      const timestampWrites = this.querySet ? { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } : undefined;
+      const timestampWrites = this.querySet
+        ? { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }
+        : undefined;
       const pass = enc.beginComputePass({ label: `bench pass ${i}`, timestampWrites });
       record(pass, i);
       pass.end();

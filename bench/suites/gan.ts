@@ -62,7 +62,8 @@ function tfModel(tf: typeof TF, w: Weights) {
     const src = w.conv[i];
     const dst = new Float32Array(src.length); // [cin, cout, kh, kw] -> [kh, kw, cout, cin]
     for (let ci = 0; ci < L.cin; ci++)
-      for (let co = 0; co < L.cout; co++) for (let t = 0; t < 16; t++) dst[(t * L.cout + co) * L.cin + ci] = src[(ci * L.cout + co) * 16 + t];
+      for (let co = 0; co < L.cout; co++)
+        for (let t = 0; t < 16; t++) dst[(t * L.cout + co) * L.cin + ci] = src[(ci * L.cout + co) * 16 + t];
     return tf.tensor4d(dst, [4, 4, L.cout, L.cin]);
   });
   const bn = w.bn.map(([g, b, m, v]) => [tf.tensor1d(g), tf.tensor1d(b), tf.tensor1d(m), tf.tensor1d(v)] as const);
@@ -100,7 +101,14 @@ export async function runGan(ctx: BenchContext): Promise<void> {
       await ctx.gpu.device.queue.onSubmittedWorkDone();
       loads.push(performance.now() - t0);
     }
-    ctx.rows.push({ group: GAN_GROUP, case: `${g.short} load`, engine: 'webgen', ms: figure(loads), method: 'e2e', note: `${(bytes.length / 2 ** 20).toFixed(1)} MiB of f32 weights (random), batch norms folded at load` });
+    ctx.rows.push({
+      group: GAN_GROUP,
+      case: `${g.short} load`,
+      engine: 'webgen',
+      ms: figure(loads),
+      method: 'e2e',
+      note: `${(bytes.length / 2 ** 20).toFixed(1)} MiB of f32 weights (random), batch norms folded at load`,
+    });
     const tfm = ctx.tf ? tfModel(ctx.tf.tf, w) : undefined;
     try {
       for (const B of [1, 16]) {
@@ -149,7 +157,9 @@ export async function runGan(ctx: BenchContext): Promise<void> {
           );
         }
         // the 64x64 batch of 16 is a target: 5 rounds at least, however slow
-        await compete(ctx, GAN_GROUP, `${g.short} batch ${B}`, { flops: ganFlops(w.layers, B) }, contenders, { minRounds: B === 16 && g.size === 64 ? 5 : 0 });
+        await compete(ctx, GAN_GROUP, `${g.short} batch ${B}`, { flops: ganFlops(w.layers, B) }, contenders, {
+          minRounds: B === 16 && g.size === 64 ? 5 : 0,
+        });
       }
     } finally {
       tfm?.dispose();

@@ -39,7 +39,9 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
       const row = { group: GPT2_GROUP, engine, ...r } as Row;
       rows.push(row);
       ctx.rows.push(row);
-      ctx.log(`  ${GPT2_GROUP} ${row.case} / ${row.engine}: ${row.ms ? row.ms.median.toFixed(1) + ' ms' : row.value !== undefined ? row.value.toFixed(1) + ' ' + row.unit : row.error}`);
+      ctx.log(
+        `  ${GPT2_GROUP} ${row.case} / ${row.engine}: ${row.ms ? row.ms.median.toFixed(1) + ' ms' : row.value !== undefined ? row.value.toFixed(1) + ' ' + row.unit : row.error}`,
+      );
     };
     let t = performance.now();
     const st = randomGPT2(cfg, 1, dtype === 'f16' ? 'F16' : 'F32');
@@ -58,7 +60,12 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
         loadMs.push(performance.now() - t);
         weightBytes = gpu.memory().liveBytes;
       }
-      push({ case: 'load', ms: figure(loadMs), method: 'e2e', note: `from a ${dtype === 'f16' ? 'F16' : 'F32'} safetensors in memory (made in ${(makeMs / 1000).toFixed(1)} s, not counted)` });
+      push({
+        case: 'load',
+        ms: figure(loadMs),
+        method: 'e2e',
+        note: `from a ${dtype === 'f16' ? 'F16' : 'F32'} safetensors in memory (made in ${(makeMs / 1000).toFixed(1)} s, not counted)`,
+      });
       push({ case: 'GPU memory: weights', value: weightBytes / MiB, unit: 'MiB' });
       const model = lm!;
       const stepper = model.stepper;
@@ -109,18 +116,25 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
           firstMs: first ? firstMs : undefined,
           note:
             `${decodeSteps} steps at positions ${ctxLen + 1}..${ctxLen + decodeSteps}, after one warm-up step; one token against the KV cache: one command buffer, 4 bytes read back` +
-            (ctxLen > T ? `; context reached by moving the position after a ${T}-token prefill (cache rows ${T}..${ctxLen - 1} are zeros, same work)` : ''),
+            (ctxLen > T
+              ? `; context reached by moving the position after a ${T}-token prefill (cache rows ${T}..${ctxLen - 1} are zeros, same work)`
+              : ''),
         });
       };
       await decode(T, true);
       const sp = stepper as unknown as { pos?: number };
-      if (!ctx.quick && typeof sp.pos === "number") {
+      if (!ctx.quick && typeof sp.pos === 'number') {
         sp.pos = 512 - 1; // the warm-up step runs at position 511, the timed ones from 512
         await decode(512, false);
       }
       stepper.end();
       const mem = gpu.memory();
-      push({ case: 'GPU memory: total', value: mem.liveBytes / MiB, unit: 'MiB', note: `weights + activations + KV cache (1 x 1024 positions) + plans; peak ${(mem.peakBytes / MiB).toFixed(0)} MiB` });
+      push({
+        case: 'GPU memory: total',
+        value: mem.liveBytes / MiB,
+        unit: 'MiB',
+        note: `weights + activations + KV cache (1 x 1024 positions) + plans; peak ${(mem.peakBytes / MiB).toFixed(0)} MiB`,
+      });
     } catch (e) {
       push({ case: 'error', error: (e as Error).message.split('\n')[0] });
     } finally {

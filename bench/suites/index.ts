@@ -51,7 +51,11 @@ export function envOf(s: Session): Pick<EnvInfo, 'adapter' | 'features' | 'times
     features: [...s.gpu.device.features].map(String).sort(),
     timestamps: s.gpu.hasTimestamps,
     f16: s.gpu.hasF16,
-    tfjs: s.tf ? { version: s.tf.version, adapter: s.tf.adapter, timestamps: s.tf.timestamps } : s.tfError ? { version: '4.22.0', error: s.tfError } : undefined,
+    tfjs: s.tf
+      ? { version: s.tf.version, adapter: s.tf.adapter, timestamps: s.tf.timestamps }
+      : s.tfError
+        ? { version: '4.22.0', error: s.tfError }
+        : undefined,
   };
 }
 

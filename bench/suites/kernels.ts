@@ -48,7 +48,12 @@ async function copyCase(ctx: BenchContext): Promise<void> {
       async (plan) => {
         src = Tensor.from(ctx.gpu, randomArray(n, 1), [n], 'f32', 'copy.src');
         dst = Tensor.empty(ctx.gpu, [n], 'f32', 'copy.dst');
-        await plan.add(copyKernel, { wg: 256 }, [src, dst], grid1d(Math.ceil(n / 4 / 256), ctx.gpu.limits.maxComputeWorkgroupsPerDimension));
+        await plan.add(
+          copyKernel,
+          { wg: 256 },
+          [src, dst],
+          grid1d(Math.ceil(n / 4 / 256), ctx.gpu.limits.maxComputeWorkgroupsPerDimension),
+        );
       },
       {
         dispose: () => {
@@ -98,7 +103,10 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
       // the prefill LM head takes seconds to a minute an iteration on a software adapter: f32 only
       const dtypes = M > 2 && N > 10000 ? (['f32'] as const) : (['f32', 'f16'] as const);
       // "webgen f16 native": the shader-f16 read that 'auto' passes over for a GEMV on a software adapter
-      const runs = [...dtypes.map((d) => ({ dtype: d, f16: undefined as 'native' | undefined })), ...(ctx.variants && ctx.gpu.hasF16 && ctx.gpu.isSoftware && M <= 2 ? [{ dtype: 'f16' as const, f16: 'native' as const }] : [])];
+      const runs = [
+        ...dtypes.map((d) => ({ dtype: d, f16: undefined as 'native' | undefined })),
+        ...(ctx.variants && ctx.gpu.hasF16 && ctx.gpu.isSoftware && M <= 2 ? [{ dtype: 'f16' as const, f16: 'native' as const }] : []),
+      ];
       for (const { dtype, f16 } of runs) {
         let tx: Tensor | undefined, tw: Tensor | ChunkedTensor | undefined, tout: Tensor | undefined;
         const packed = chooseMatmul(ctx.gpu, { M, K, N, layout, dtype, f16 }).weight === 'f16packed';
@@ -110,28 +118,50 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
               tx = Tensor.from(ctx.gpu, x, [M, K], 'f32', 'x');
               const wdata = dtype === 'f16' ? wHalf : w;
               // [N, K] weights may exceed one binding (wte in f32): split by rows, as GPT2 does
-              tw = layout === 'nk' ? ChunkedTensor.from(ctx.gpu, wdata, N, K, dtype, s.name) : Tensor.from(ctx.gpu, wdata, [K, N], dtype, s.name);
+              tw =
+                layout === 'nk'
+                  ? ChunkedTensor.from(ctx.gpu, wdata, N, K, dtype, s.name)
+                  : Tensor.from(ctx.gpu, wdata, [K, N], dtype, s.name);
               tout = Tensor.empty(ctx.gpu, [M, N], 'f32', 'out');
               await matmul(plan, tx, tw, tout, { layout, f16 });
             },
             {
               check: async () => checkSampled(await tout!.read(), positions, refOf(dtype === 'f16' ? wRounded : w)),
               dispose: () => [tx, tw, tout].forEach((t) => t?.dispose()),
-              note: [`weights ${layout === 'nk' ? '[N, K]' : '[K, N]'}`, dtype === 'f16' ? (packed ? 'f16 read as packed u32 pairs' : 'f16 read natively (shader-f16)') : ''].filter(Boolean).join(', '),
+              note: [
+                `weights ${layout === 'nk' ? '[N, K]' : '[K, N]'}`,
+                dtype === 'f16' ? (packed ? 'f16 read as packed u32 pairs' : 'f16 read natively (shader-f16)') : '',
+              ]
+                .filter(Boolean)
+                .join(', '),
             },
           ),
         );
       }
       const refNK = (i: number) => matmulAt(x, wNK, K, N, 'nk', Math.floor(i / N), i % N);
-      if (s.conv1d) contenders.push(...tfOr(ctx, () => tfMatmul(ctx, 'tfjs', x, wKN!, M, K, N, 'kn', (out) => checkSampled(out, positions, refNK))));
-      contenders.push(...tfOr(ctx, () => tfMatmul(ctx, s.conv1d ? 'tfjs nk' : 'tfjs', x, wNK, M, K, N, 'nk', (out) => checkSampled(out, positions, refNK))));
+      if (s.conv1d)
+        contenders.push(...tfOr(ctx, () => tfMatmul(ctx, 'tfjs', x, wKN!, M, K, N, 'kn', (out) => checkSampled(out, positions, refNK))));
+      contenders.push(
+        ...tfOr(ctx, () =>
+          tfMatmul(ctx, s.conv1d ? 'tfjs nk' : 'tfjs', x, wNK, M, K, N, 'nk', (out) => checkSampled(out, positions, refNK)),
+        ),
+      );
       await compete(ctx, 'matmul', caseName, { flops: 2 * M * K * N, bytes: 4 * (M * K + K * N + M * N) }, contenders);
     }
   }
 }
 
-
-function tfMatmul(ctx: BenchContext, engine: string, x: Float32Array, w: Float32Array, M: number, K: number, N: number, layout: 'kn' | 'nk', check: (out: Float32Array) => ReturnType<typeof checkSampled>): Contender {
+function tfMatmul(
+  ctx: BenchContext,
+  engine: string,
+  x: Float32Array,
+  w: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  layout: 'kn' | 'nk',
+  check: (out: Float32Array) => ReturnType<typeof checkSampled>,
+): Contender {
   const limit = Math.min(ctx.tf!.device.limits.maxStorageBufferBindingSize, ctx.tf!.device.limits.maxBufferSize);
   const rowsPer = layout === 'nk' ? Math.floor(limit / (K * 4)) : N;
   const parts = Math.ceil(N / rowsPer);
@@ -142,7 +172,9 @@ function tfMatmul(ctx: BenchContext, engine: string, x: Float32Array, w: Float32
       const tx = tf.tensor2d(x, [M, K]);
       const tw: TF.Tensor2D[] = [];
       if (layout === 'kn') tw.push(tf.tensor2d(w, [K, N]));
-      else for (let r = 0; r < N; r += rowsPer) tw.push(tf.tensor2d(w.subarray(r * K, Math.min(N, r + rowsPer) * K), [Math.min(rowsPer, N - r), K]));
+      else
+        for (let r = 0; r < N; r += rowsPer)
+          tw.push(tf.tensor2d(w.subarray(r * K, Math.min(N, r + rowsPer) * K), [Math.min(rowsPer, N - r), K]));
       return { tx, tw };
     },
     (tf, { tx, tw }) =>
@@ -153,7 +185,15 @@ function tfMatmul(ctx: BenchContext, engine: string, x: Float32Array, w: Float32
             const outs = tw.map((p) => tf.matMul(tx, p, false, true));
             return tf.concat(outs, 1);
           }),
-    { check, note: [layout === 'nk' ? 'weights [N, K] (matMul transposeB)' : 'weights [K, N]', parts > 1 ? `split in ${parts} parts (binding limit), concat included` : ''].filter(Boolean).join(', ') },
+    {
+      check,
+      note: [
+        layout === 'nk' ? 'weights [N, K] (matMul transposeB)' : 'weights [K, N]',
+        parts > 1 ? `split in ${parts} parts (binding limit), concat included` : '',
+      ]
+        .filter(Boolean)
+        .join(', '),
+    },
   );
 }
 
@@ -177,7 +217,8 @@ async function layerNormCases(ctx: BenchContext): Promise<void> {
       stats.push([m, 1 / Math.sqrt(v / C + eps)]);
     }
     const ref = (i: number) => {
-      const r = Math.floor(i / C), c = i % C;
+      const r = Math.floor(i / C),
+        c = i % C;
       return (x[i] - stats[r][0]) * stats[r][1] * gamma[c] + beta[c];
     };
     const positions = samplePositions(R * C, 48);
@@ -219,7 +260,10 @@ async function layerNormCases(ctx: BenchContext): Promise<void> {
 // Attention (QK^T, causal softmax, AV) against the KV cache, GPT-2 124M: 12 heads of 64
 
 async function attentionCases(ctx: BenchContext): Promise<void> {
-  const H = 12, hd = 64, C = H * hd, P = 1024;
+  const H = 12,
+    hd = 64,
+    C = H * hd,
+    P = 1024;
   const cases = [
     { name: 'prefill T=128', T: 128, pos0: 0 },
     { name: 'decode ctx=128', T: 1, pos0: 128 },
@@ -240,7 +284,9 @@ async function attentionCases(ctx: BenchContext): Promise<void> {
     const refRow = new Map<number, Float64Array>();
     // out[t, h*hd + d] (webgen layout [T, C])
     const refAt = (i: number) => {
-      const t = Math.floor(i / C), h = Math.floor((i % C) / hd), d = i % hd;
+      const t = Math.floor(i / C),
+        h = Math.floor((i % C) / hd),
+        d = i % hd;
       const key = t * H + h;
       let o = refRow.get(key);
       if (!o) {
@@ -294,7 +340,9 @@ async function attentionCases(ctx: BenchContext): Promise<void> {
           'tfjs',
           (tf) => {
             // q [H, T, hd], k and v [H, S, hd]: a TF.js model holding its cache per head
-            const q = tf.tidy(() => tf.transpose(tf.reshape(tf.slice(tf.tensor3d(qkv, [T, 3, C]), [0, 0, 0], [T, 1, C]), [T, H, hd]), [1, 0, 2]));
+            const q = tf.tidy(() =>
+              tf.transpose(tf.reshape(tf.slice(tf.tensor3d(qkv, [T, 3, C]), [0, 0, 0], [T, 1, C]), [T, H, hd]), [1, 0, 2]),
+            );
             const k = tf.tidy(() => tf.transpose(tf.reshape(tf.tensor2d(kc.subarray(0, S * C), [S, C]), [S, H, hd]), [1, 0, 2]));
             const v = tf.tidy(() => tf.transpose(tf.reshape(tf.tensor2d(vc.subarray(0, S * C), [S, C]), [S, H, hd]), [1, 0, 2]));
             let mask: TF.Tensor | undefined;
@@ -315,7 +363,8 @@ async function attentionCases(ctx: BenchContext): Promise<void> {
             // TF.js output is [H, T, hd]: map webgen's [T, C] positions onto it
             check: (out) => {
               const mapped = new Float32Array(T * C);
-              for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let d = 0; d < hd; d++) mapped[t * C + h * hd + d] = out[(h * T + t) * hd + d];
+              for (let h = 0; h < H; h++)
+                for (let t = 0; t < T; t++) for (let d = 0; d < hd; d++) mapped[t * C + h * hd + d] = out[(h * T + t) * hd + d];
               return checkSampled(mapped, positions, refAt);
             },
             note: `matMul, mul, ${T > 1 ? 'add (mask), ' : ''}softmax, matMul`,
@@ -333,7 +382,12 @@ async function softmaxCases(ctx: BenchContext): Promise<void> {
   const V = 50257;
   const logits = randomArray(V, 21, 8);
   const P = 1024;
-  let tl: Tensor | undefined, hist: Tensor | undefined, ids: Tensor | undefined, out: Tensor | undefined, meta: GPUBuffer | undefined, step: GPUBuffer | undefined;
+  let tl: Tensor | undefined,
+    hist: Tensor | undefined,
+    ids: Tensor | undefined,
+    out: Tensor | undefined,
+    meta: GPUBuffer | undefined,
+    step: GPUBuffer | undefined;
   const sampling = resolveSampling({ temperature: 0.8, topK: 40, topP: 0.95, seed: 1 }, V);
   let maxL = -Infinity;
   for (const v of logits) maxL = Math.max(maxL, v);
@@ -362,13 +416,20 @@ async function softmaxCases(ctx: BenchContext): Promise<void> {
       },
     ),
     ...tfOr(ctx, () =>
-      tfContender(ctx, 'tfjs', (tf) => tf.tensor2d(logits, [1, V]), (tf, t) => tf.softmax(t), {
-        check: (o) => checkSampled(o, positions, (i) => Math.exp(logits[i] - maxL) / sum),
-        note: 'softmax only',
-      }),
+      tfContender(
+        ctx,
+        'tfjs',
+        (tf) => tf.tensor2d(logits, [1, V]),
+        (tf, t) => tf.softmax(t),
+        {
+          check: (o) => checkSampled(o, positions, (i) => Math.exp(logits[i] - maxL) / sum),
+          note: 'softmax only',
+        },
+      ),
     ),
   ]);
-  const H = 12, T = 128;
+  const H = 12,
+    T = 128;
   const scores = randomArray(H * T * T, 22, 4);
   const rowStats = new Map<number, [number, number]>();
   const ref = (i: number) => {
@@ -386,10 +447,16 @@ async function softmaxCases(ctx: BenchContext): Promise<void> {
   const pos2 = samplePositions(H * T * T, 48);
   await compete(ctx, 'softmax', `${H}x${T}x${T} (attention scores)`, { bytes: 4 * 2 * H * T * T }, [
     ...tfOr(ctx, () =>
-      tfContender(ctx, 'tfjs', (tf) => tf.tensor3d(scores, [H, T, T]), (tf, t) => tf.softmax(t), {
-        check: (o) => checkSampled(o, pos2, ref),
-        note: 'webgen has no separate pass here: the softmax is fused into its attention kernel (see attention prefill T=128)',
-      }),
+      tfContender(
+        ctx,
+        'tfjs',
+        (tf) => tf.tensor3d(scores, [H, T, T]),
+        (tf, t) => tf.softmax(t),
+        {
+          check: (o) => checkSampled(o, pos2, ref),
+          note: 'webgen has no separate pass here: the softmax is fused into its attention kernel (see attention prefill T=128)',
+        },
+      ),
     ),
   ]);
 }
@@ -464,9 +531,16 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
       // conv_transpose2d's 'auto' path for this adapter); "webgen <path>": src's other paths
       const oneByOne = hin === 1 && s === 1 && p === 0;
       const autoPath = oneByOne ? 'matmul' : chooseConvTranspose(ctx.gpu, cout); // vec: channels padded to 4 where needed
-      const paths = [autoPath, ...(ctx.variants ? (['regs', 'vec', 'vec c4', ...(oneByOne ? ['matmul'] : [])] as const).filter((q) => q !== autoPath && (q !== 'vec c4' || cout % 8 === 0)) : [])];
+      const paths = [
+        autoPath,
+        ...(ctx.variants
+          ? (['regs', 'vec', 'vec c4', ...(oneByOne ? ['matmul'] : [])] as const).filter(
+              (q) => q !== autoPath && (q !== 'vec c4' || cout % 8 === 0),
+            )
+          : []),
+      ];
       const notes: Record<string, string> = {
-        matmul: "matmul [B, cin] x [cin, kh*kw*cout] (NHWC out), as the generator records a 1x1 input",
+        matmul: 'matmul [B, cin] x [cin, kh*kw*cout] (NHWC out), as the generator records a 1x1 input',
         regs: 'implicit GEMM over stride phases, 4 pixels x 4 channels per invocation',
         vec: `${cout % 8 === 0 ? 8 : 4} channels x 4 pixels of a row per invocation, only the taps that reach them${cout % 4 ? ` (weight padded to ${Math.ceil(cout / 4) * 4} channels)` : ''}`,
         'vec c4': "the 'vec' path with 4 channels per invocation",
@@ -481,7 +555,9 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
             if (path === 'matmul') {
               // y[n, ky, kx, co] = sum_ci x[n, ci] w[ky, kx, ci, co]: x [B, cin] . W' [cin, k*k*cout]
               const wm = new Float32Array(w.length);
-              for (let t = 0; t < k * k; t++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) wm[ci * k * k * cout + t * cout + co] = w[(t * cin + ci) * cout + co];
+              for (let t = 0; t < k * k; t++)
+                for (let ci = 0; ci < cin; ci++)
+                  for (let co = 0; co < cout; co++) wm[ci * k * k * cout + t * cout + co] = w[(t * cin + ci) * cout + co];
               tx = Tensor.from(ctx.gpu, x, [B, cin], 'f32', 'x');
               tw = Tensor.from(ctx.gpu, wm, [cin, k * k * cout], 'f32', `layer ${li + 1}`);
               ty = Tensor.empty(ctx.gpu, [B, k * k * cout], 'f32', 'y');
@@ -492,28 +568,45 @@ async function convTransposeCases(ctx: BenchContext): Promise<void> {
             const { weight, channels } = path.startsWith('vec') ? padChannels(w, cout) : { weight: w, channels: cout };
             tw = Tensor.from(ctx.gpu, weight, [k, k, cin, channels], 'f32', `layer ${li + 1}`);
             ty = Tensor.empty(ctx.gpu, [B, hout, hout, cout], 'f32', 'y');
-            await convTranspose2d(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), { stride: s, padding: p, path: path === 'vec c4' ? 'vec' : (path as 'regs' | 'vec' | 'direct'), vecChannels: path === 'vec c4' ? 4 : undefined });
+            await convTranspose2d(plan, tx, view4(B, cin, hin, hin, 'NHWC'), tw, ty, view4(B, cout, hout, hout, 'NHWC'), {
+              stride: s,
+              padding: p,
+              path: path === 'vec c4' ? 'vec' : (path as 'regs' | 'vec' | 'direct'),
+              vecChannels: path === 'vec c4' ? 4 : undefined,
+            });
           },
-          { check: async () => checkSampled(await ty!.read(), positions, ref), dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()), note: `${path}: ${notes[path]}` },
+          {
+            check: async () => checkSampled(await ty!.read(), positions, ref),
+            dispose: () => [tx, tw, ty].forEach((t) => t?.dispose()),
+            note: `${path}: ${notes[path]}`,
+          },
         );
       });
-      await compete(ctx, 'conv_transpose2d', caseName, { flops: 2 * B * hin * hin * cin * cout * k * k, bytes: 4 * (x.length + w.length + B * hout * hout * cout) }, [
-        ...webgenPaths,
-        ...tfOr(ctx, () =>
-          tfContender(
-            ctx,
-            'tfjs',
-            (tf) => {
-              // TF.js filter: [kh, kw, cout, cin]
-              const wt = new Float32Array(w.length);
-              for (let t = 0; t < k * k; t++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) wt[(t * cout + co) * cin + ci] = w[(t * cin + ci) * cout + co];
-              return { x: tf.tensor4d(x, [B, hin, hin, cin]), w: tf.tensor4d(wt, [k, k, cout, cin]) };
-            },
-            (tf, t) => tf.conv2dTranspose(t.x as TF.Tensor4D, t.w as TF.Tensor4D, [B, hout, hout, cout], s, p === 0 ? 'valid' : 'same'),
-            { check: (o) => checkSampled(o, positions, ref) },
+      await compete(
+        ctx,
+        'conv_transpose2d',
+        caseName,
+        { flops: 2 * B * hin * hin * cin * cout * k * k, bytes: 4 * (x.length + w.length + B * hout * hout * cout) },
+        [
+          ...webgenPaths,
+          ...tfOr(ctx, () =>
+            tfContender(
+              ctx,
+              'tfjs',
+              (tf) => {
+                // TF.js filter: [kh, kw, cout, cin]
+                const wt = new Float32Array(w.length);
+                for (let t = 0; t < k * k; t++)
+                  for (let ci = 0; ci < cin; ci++)
+                    for (let co = 0; co < cout; co++) wt[(t * cout + co) * cin + ci] = w[(t * cin + ci) * cout + co];
+                return { x: tf.tensor4d(x, [B, hin, hin, cin]), w: tf.tensor4d(wt, [k, k, cout, cin]) };
+              },
+              (tf, t) => tf.conv2dTranspose(t.x as TF.Tensor4D, t.w as TF.Tensor4D, [B, hout, hout, cout], s, p === 0 ? 'valid' : 'same'),
+              { check: (o) => checkSampled(o, positions, ref) },
+            ),
           ),
-        ),
-      ]);
+        ],
+      );
     }
   }
 }

@@ -25,7 +25,9 @@ export async function runOrt(o: OrtOptions): Promise<{ rows: Row[]; version: str
   const rows: Row[] = [];
   const t0 = performance.now();
   const bytes = new Uint8Array(await (await fetch(o.model)).arrayBuffer());
-  o.log(`  ORT: fetched ${o.model} (${(bytes.length / 2 ** 20).toFixed(0)} MiB) in ${((performance.now() - t0) / 1000).toFixed(1)} s; wasm threads ${ort.env.wasm.numThreads}`);
+  o.log(
+    `  ORT: fetched ${o.model} (${(bytes.length / 2 ** 20).toFixed(0)} MiB) in ${((performance.now() - t0) / 1000).toFixed(1)} s; wasm threads ${ort.env.wasm.numThreads}`,
+  );
   for (const ep of o.providers) {
     const engine = `ort ${ep}`;
     const push = (r: Omit<Row, 'group' | 'engine'>) => {
@@ -37,7 +39,12 @@ export async function runOrt(o: OrtOptions): Promise<{ rows: Row[]; version: str
     try {
       let t = performance.now();
       session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all' });
-      push({ case: 'load', ms: figure([performance.now() - t]), method: 'e2e', note: 'InferenceSession.create from the ONNX bytes in memory' });
+      push({
+        case: 'load',
+        ms: figure([performance.now() - t]),
+        method: 'e2e',
+        note: 'InferenceSession.create from the ONNX bytes in memory',
+      });
       const cases: { name: string; T: number }[] = [{ name: 'prefill T=128', T: 128 }];
       if (ep === 'wasm' || o.webgpuStep) cases.push({ name: 'full step T=129 (no cache)', T: 129 });
       for (const c of cases) {
@@ -47,7 +54,8 @@ export async function runOrt(o: OrtOptions): Promise<{ rows: Row[]; version: str
           const out = await session!.run(feeds);
           const logits = out.logits;
           const data = (await logits.getData()) as Float32Array;
-          if (data.length !== 50257 || !Number.isFinite(data[0])) throw new Error(`unexpected logits: ${data.length} values, first ${data[0]}`);
+          if (data.length !== 50257 || !Number.isFinite(data[0]))
+            throw new Error(`unexpected logits: ${data.length} values, first ${data[0]}`);
           logits.dispose();
         };
         t = performance.now();

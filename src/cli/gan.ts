@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodePng, Generator, imageRgba, OptionError, slerpLatents } from '../index.js';
 
-/** The project's own generator (a DCGAN trained on 32x32 emoji): pretrained/ of the package (beside dist/ and src/), else of the working directory. */
+/**
+ * The project's own generator (a DCGAN trained on 32x32 emoji): pretrained/ of the package (beside
+ * dist/ and src/), else of the working directory.
+ */
 export function defaultGanModel(): string {
   const here = fileURLToPath(new URL('../../pretrained/dcgan-emoji/', import.meta.url));
   const cwd = resolve('pretrained/dcgan-emoji');
@@ -86,7 +89,9 @@ export async function runGan(args: string[]): Promise<number> {
 
   const model = (v.model as string | undefined) ?? defaultGanModel();
   if (v.model === undefined && !existsSync(join(model, 'model.safetensors'))) {
-    console.error(`webgen gan: the default generator is missing (${join(model, 'model.safetensors')}); train it with tools/train_dcgan.py or pass --model <dir>`);
+    console.error(
+      `webgen gan: the default generator is missing (${join(model, 'model.safetensors')}); train it with tools/train_dcgan.py or pass --model <dir>`,
+    );
     return 1;
   }
   const t0 = performance.now();
@@ -94,7 +99,9 @@ export async function runGan(args: string[]): Promise<number> {
   try {
     const loadMs = performance.now() - t0;
     const { channels, height, width, layout } = gan.image;
-    console.log(`model: ${model} (nz ${gan.nz} -> ${channels}x${height}x${width} ${layout}), loaded in ${loadMs.toFixed(0)} ms on ${gan.gpu.adapter.description || gan.gpu.adapter.device || gan.gpu.adapter.vendor}`);
+    console.log(
+      `model: ${model} (nz ${gan.nz} -> ${channels}x${height}x${width} ${layout}), loaded in ${loadMs.toFixed(0)} ms on ${gan.gpu.adapter.description || gan.gpu.adapter.device || gan.gpu.adapter.vendor}`,
+    );
     if (v.verbose) console.log(gan.describe());
 
     let z: Float32Array;
@@ -102,7 +109,8 @@ export async function runGan(args: string[]): Promise<number> {
       const bytes = await readFile(v.z as string);
       if (bytes.byteLength % 4 !== 0) throw new OptionError(`--z ${v.z}: ${bytes.byteLength} bytes is not a whole number of float32`);
       z = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      if (z.length === 0 || z.length % gan.nz !== 0) throw new OptionError(`--z ${v.z}: ${z.length} values are not a whole number of latents of nz = ${gan.nz}`);
+      if (z.length === 0 || z.length % gan.nz !== 0)
+        throw new OptionError(`--z ${v.z}: ${z.length} values are not a whole number of latents of nz = ${gan.nz}`);
     } else {
       z = gan.latents(frames ? 2 : count, seed);
     }
@@ -123,7 +131,12 @@ export async function runGan(args: string[]): Promise<number> {
     }
 
     const out = (v.out as string | undefined) ?? (frames ? 'walk/' : 'gan.png');
-    const isDir = out.endsWith('/') || (await stat(out).then((s) => s.isDirectory(), () => false));
+    const isDir =
+      out.endsWith('/') ||
+      (await stat(out).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ));
     if (out.endsWith('.f32')) {
       await writeFile(out, new Uint8Array(images.buffer, images.byteOffset, images.byteLength));
       console.log(`wrote ${out}: ${n} x ${channels}x${height}x${width} float32 ${layout}`);
@@ -132,7 +145,8 @@ export async function runGan(args: string[]): Promise<number> {
       const spec = gan.image;
       for (let i = 0; i < n; i++) {
         const img = imageRgba(images, spec, i);
-        const scaled = scale > 1 ? gan.grid(images.subarray(i * gan.outputSize, (i + 1) * gan.outputSize), { cols: 1, pad: 0, scale }) : img;
+        const scaled =
+          scale > 1 ? gan.grid(images.subarray(i * gan.outputSize, (i + 1) * gan.outputSize), { cols: 1, pad: 0, scale }) : img;
         await writeFile(join(out, `${frames ? 'frame' : 'image'}_${String(i).padStart(3, '0')}.png`), await encodePng(scaled));
       }
       console.log(`wrote ${n} PNGs to ${out}`);

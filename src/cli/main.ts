@@ -39,7 +39,8 @@ environment:
 
 function ints(s: string, flag: string): number[] {
   const out = s.split(',').map((x) => Number(x.trim()));
-  if (out.length === 0 || out.some((x) => !Number.isInteger(x) || x < 0)) throw new OptionError(`${flag} must be comma-separated token ids, got "${s}"`);
+  if (out.length === 0 || out.some((x) => !Number.isInteger(x) || x < 0))
+    throw new OptionError(`${flag} must be comma-separated token ids, got "${s}"`);
   return out;
 }
 
@@ -152,7 +153,9 @@ async function generate(args: string[]): Promise<number> {
         ),
       );
     } else if (batch > 1) {
-      r.sequences.forEach((s, i) => console.log(`--- sequence ${i} (${s.finishReason})\n${typeof prompt === 'string' ? prompt : ''}${s.text}`));
+      r.sequences.forEach((s, i) =>
+        console.log(`--- sequence ${i} (${s.finishReason})\n${typeof prompt === 'string' ? prompt : ''}${s.text}`),
+      );
     } else {
       process.stdout.write('\n');
       console.error(`[${r.sequences[0].ids.length} tokens, prefill ${round(r.prefillMs)} ms, ${round(r.msPerToken)} ms/token]`);
@@ -164,7 +167,10 @@ async function generate(args: string[]): Promise<number> {
 }
 
 async function logits(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { model: { type: 'string' }, ids: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { model: { type: 'string' }, ids: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' } },
+  });
   if (!values.ids) throw new OptionError('--ids 1,2,3 is required');
   if (!values.out) throw new OptionError('--out FILE is required');
   const ids = ints(values.ids, '--ids');
@@ -187,7 +193,11 @@ async function logits(args: string[]): Promise<number> {
 const round = (x: number) => Math.round(x * 100) / 100;
 
 function wgsl(args: string[]): number {
-  const { values: v, positionals } = parseArgs({ args, allowPositionals: true, options: { example: { type: 'string' }, params: { type: 'string' } } });
+  const { values: v, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { example: { type: 'string' }, params: { type: 'string' } },
+  });
   const [kernel] = positionals;
   if (!kernel) {
     for (const [name, e] of Object.entries(KERNEL_CATALOG)) console.log(`${name}: ${Object.keys(e.examples).join(', ')}`);
@@ -202,7 +212,9 @@ function wgsl(args: string[]): number {
     }
   }
   const { source, params, constants } = kernelSource(kernel, v.example, overrides);
-  console.log(`// ${kernel} ${JSON.stringify(params)}${constants ? `\n// override constants: ${JSON.stringify(constants)}` : ''}\n${source}`);
+  console.log(
+    `// ${kernel} ${JSON.stringify(params)}${constants ? `\n// override constants: ${JSON.stringify(constants)}` : ''}\n${source}`,
+  );
   return 0;
 }
 

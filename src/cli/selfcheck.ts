@@ -17,12 +17,15 @@ export async function selfCheck(gpu?: Gpu, n = 100_003): Promise<SelfCheckResult
   const own = !gpu;
   const g = gpu ?? (await Gpu.create());
   try {
-    const a = new Float32Array(n), b = new Float32Array(n);
+    const a = new Float32Array(n),
+      b = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       a[i] = Math.sin(i);
       b[i] = Math.cos(i * 0.5);
     }
-    const ta = Tensor.from(g, a, [n], 'f32', 'a'), tb = Tensor.from(g, b, [n], 'f32', 'b'), out = Tensor.empty(g, [n], 'f32', 'out');
+    const ta = Tensor.from(g, a, [n], 'f32', 'a'),
+      tb = Tensor.from(g, b, [n], 'f32', 'b'),
+      out = Tensor.empty(g, [n], 'f32', 'out');
     const plan = new Plan(g, 'selfcheck');
     const t0 = performance.now();
     await add(plan, ta, tb, out);

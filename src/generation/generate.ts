@@ -62,7 +62,10 @@ class SequenceText {
   finish: FinishReason | undefined;
   private readonly decoder: StreamDecoder;
 
-  constructor(codec: TextCodec, private readonly stops: readonly string[]) {
+  constructor(
+    codec: TextCodec,
+    private readonly stops: readonly string[],
+  ) {
     this.decoder = codec.createStreamDecoder();
   }
 
@@ -115,9 +118,11 @@ class SequenceText {
 /** Checks options against the model and resolves defaults. */
 export function resolveGenerate(o: GenerateOptions, promptLength: number, stepper: TokenStepper) {
   const maxNewTokens = o.maxNewTokens ?? 50;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new OptionError(`maxNewTokens must be an integer >= 1, got ${JSON.stringify(o.maxNewTokens)}`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1)
+    throw new OptionError(`maxNewTokens must be an integer >= 1, got ${JSON.stringify(o.maxNewTokens)}`);
   const batch = o.numReturnSequences ?? 1;
-  if (!Number.isInteger(batch) || batch < 1 || batch > 256) throw new OptionError(`numReturnSequences must be an integer in 1..256, got ${JSON.stringify(o.numReturnSequences)}`);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 256)
+    throw new OptionError(`numReturnSequences must be an integer in 1..256, got ${JSON.stringify(o.numReturnSequences)}`);
   if (promptLength < 1) throw new OptionError('the prompt is empty: give at least one token');
   if (promptLength + maxNewTokens > stepper.contextLength) {
     throw new ContextLengthError(

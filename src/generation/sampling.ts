@@ -36,7 +36,8 @@ export function resolveSampling(o: SamplingOptions, vocabSize: number): Resolved
   const temperature = o.temperature === undefined ? 1 : num('temperature', o.temperature, (x) => x >= 0, 'a number >= 0');
   const topK = o.topK === undefined ? 0 : num('topK', o.topK, (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
   const topP = o.topP === undefined ? 1 : num('topP', o.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
-  const repetitionPenalty = o.repetitionPenalty === undefined ? 1 : num('repetitionPenalty', o.repetitionPenalty, (x) => x > 0, 'a number > 0');
+  const repetitionPenalty =
+    o.repetitionPenalty === undefined ? 1 : num('repetitionPenalty', o.repetitionPenalty, (x) => x > 0, 'a number > 0');
   const seed = o.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : num('seed', o.seed, (x) => Number.isInteger(x), 'an integer');
   return {
     greedy: greedy || temperature === 0, // temperature 0 is the greedy limit
@@ -98,7 +99,10 @@ export function keptDistribution(logits: ArrayLike<number>, history: readonly nu
     const sorted = [...new Set(keys.filter((k) => k >= keep))].sort((a, b) => b - a);
     let t = 0;
     for (const k of sorted) {
-      if (massAbove(k) >= target) { t = k; break; }
+      if (massAbove(k) >= target) {
+        t = k;
+        break;
+      }
     }
     keep = Math.max(keep, t + 1);
   }

@@ -18,7 +18,11 @@ export const addKernel: Kernel<AddParams> = {
 
 /** Records out = a + b (f32, same element count). */
 export async function add(plan: Plan, a: Tensor, b: Tensor, out: Tensor, workgroupSize = 256): Promise<void> {
-  for (const [name, t] of [['a', a], ['b', b], ['out', out]] as const) {
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+    ['out', out],
+  ] as const) {
     if (t.dtype !== 'f32') throw new OptionError(`add: "${name}" (${t.label}) must be f32, got ${t.dtype}`);
     if (t.size !== a.size) throw new OptionError(`add: "${name}" has ${t.size} elements, "a" has ${a.size}`);
   }

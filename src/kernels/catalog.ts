@@ -72,7 +72,11 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
 };
 
 /** The WGSL of `kernel` for an example's params, with `overrides` merged over them. */
-export function kernelSource(kernel: string, example?: string, overrides: KernelParams = {}): { source: string; params: KernelParams; constants?: Record<string, number> } {
+export function kernelSource(
+  kernel: string,
+  example?: string,
+  overrides: KernelParams = {},
+): { source: string; params: KernelParams; constants?: Record<string, number> } {
   const entry = KERNEL_CATALOG[kernel];
   if (!entry) throw new OptionError(`no kernel "${kernel}"; kernels: ${Object.keys(KERNEL_CATALOG).join(', ')}`);
   const names = Object.keys(entry.examples);

@@ -26,11 +26,23 @@ export const embeddingKernel: Kernel<EmbeddingParams> = {
  * Records x[R, C] = wte[ids] + wpe[positions]. `step` is the Step uniform (uniform.ts): row r is
  * token r % T of its sequence, at position pos0 + r % T.
  */
-export async function embedding(plan: Plan, ids: Tensor, wte: ChunkedTensor, wpe: Tensor, step: Binding, x: Tensor, rows: number): Promise<void> {
+export async function embedding(
+  plan: Plan,
+  ids: Tensor,
+  wte: ChunkedTensor,
+  wpe: Tensor,
+  step: Binding,
+  x: Tensor,
+  rows: number,
+): Promise<void> {
   const [, C] = wte.shape;
-  if (wpe.shape[1] !== C) throw new OptionError(`embedding: wpe "${wpe.label}" [${wpe.shape.join(', ')}] and wte "${wte.label}" [${wte.shape.join(', ')}] differ in width`);
+  if (wpe.shape[1] !== C)
+    throw new OptionError(
+      `embedding: wpe "${wpe.label}" [${wpe.shape.join(', ')}] and wte "${wte.label}" [${wte.shape.join(', ')}] differ in width`,
+    );
   if (ids.dtype !== 'u32') throw new OptionError(`embedding: ids "${ids.label}" must be u32, got ${ids.dtype}`);
-  if (ids.size < rows || x.size < rows * C) throw new OptionError(`embedding: ${rows} rows do not fit ids "${ids.label}" or x "${x.label}"`);
+  if (ids.size < rows || x.size < rows * C)
+    throw new OptionError(`embedding: ${rows} rows do not fit ids "${ids.label}" or x "${x.label}"`);
   const workgroupSize = 64;
   for (const chunk of wte.chunks) {
     const meta = plan.uniform(META.pack({ R: rows, C, chunkStart: chunk.start, chunkRows: chunk.rows }), 'embedding.meta');
@@ -39,6 +51,12 @@ export async function embedding(plan: Plan, ids: Tensor, wte: ChunkedTensor, wpe
       wpe: weightFormat(wpe.dtype, plan.gpu.hasF16),
       workgroupSize,
     };
-    await plan.add(embeddingKernel, params, [meta, step, ids, chunk.tensor, wpe, x], grid1d(Math.ceil((rows * C) / workgroupSize)), `embedding ${chunk.tensor.label}`);
+    await plan.add(
+      embeddingKernel,
+      params,
+      [meta, step, ids, chunk.tensor, wpe, x],
+      grid1d(Math.ceil((rows * C) / workgroupSize)),
+      `embedding ${chunk.tensor.label}`,
+    );
   }
 }

@@ -55,7 +55,8 @@ export function checkEpilogue(e: Epilogue, n: number, fail: (msg: string) => nev
   for (const t of [e.bias, e.post]) if (t && t.dtype !== 'f32') fail(`"${t.label}" must be f32, got ${t.dtype}`);
   if (e.bias && e.bias.size !== n) fail(`bias "${e.bias.label}" has ${e.bias.size} values, expected ${n}`);
   if (e.post && e.post.size !== 2 * n) fail(`post "${e.post.label}" has ${e.post.size} values, expected 2 x ${n}`);
-  for (const s of [e.slope, e.slope2]) if (s !== undefined && !Number.isFinite(s)) fail(`a LeakyReLU slope must be a finite number, got ${s}`);
+  for (const s of [e.slope, e.slope2])
+    if (s !== undefined && !Number.isFinite(s)) fail(`a LeakyReLU slope must be a finite number, got ${s}`);
 }
 
 /**

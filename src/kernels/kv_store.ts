@@ -30,7 +30,9 @@ export function checkCache(op: string, qkv: Tensor, cache: KvCache, rows: number
   }
   const [, P, cc] = cache.k.shape;
   if (cache.k.shape.length !== 3 || cc !== C || cache.v.shape.join() !== cache.k.shape.join()) {
-    throw new OptionError(`${op}: cache k "${cache.k.label}" [${cache.k.shape.join(', ')}], v "${cache.v.label}" [${cache.v.shape.join(', ')}] is not [B, P, ${C}]`);
+    throw new OptionError(
+      `${op}: cache k "${cache.k.label}" [${cache.k.shape.join(', ')}], v "${cache.v.label}" [${cache.v.shape.join(', ')}] is not [B, P, ${C}]`,
+    );
   }
   return P;
 }
@@ -46,5 +48,11 @@ export async function kvStore(plan: Plan, qkv: Tensor, cache: KvCache, step: Bin
   }
   const workgroupSize = 64;
   const meta = plan.uniform(META.pack({ R: rows, C, P, copies }), 'kv_store.meta');
-  await plan.add(kvStoreKernel, { workgroupSize }, [meta, step, qkv, cache.k, cache.v], grid1d(Math.ceil((rows * C) / workgroupSize)), 'kv_store');
+  await plan.add(
+    kvStoreKernel,
+    { workgroupSize },
+    [meta, step, qkv, cache.k, cache.v],
+    grid1d(Math.ceil((rows * C) / workgroupSize)),
+    'kv_store',
+  );
 }

@@ -17,7 +17,15 @@ export const layerNormKernel: Kernel<LayerNormParams> = {
 };
 
 /** Records out[R, C] = LayerNorm(x[R, C]) * gamma + beta over the last dimension. */
-export async function layerNorm(plan: Plan, x: Tensor, gamma: Tensor, beta: Tensor, out: Tensor, eps: number, rows?: number): Promise<void> {
+export async function layerNorm(
+  plan: Plan,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  out: Tensor,
+  eps: number,
+  rows?: number,
+): Promise<void> {
   const C = x.shape[x.shape.length - 1];
   const R = rows ?? x.size / C;
   if (gamma.size !== C || beta.size !== C) {
@@ -29,5 +37,11 @@ export async function layerNorm(plan: Plan, x: Tensor, gamma: Tensor, beta: Tens
   if (!(eps >= 0)) throw new OptionError(`layerNorm: eps must be >= 0, got ${eps}`);
   const workgroupSize = 64;
   const meta = plan.uniform(META.pack({ R, C, eps }), `${gamma.label}.meta`);
-  await plan.add(layerNormKernel, { workgroupSize }, [meta, x, gamma, beta, out], [Math.ceil(R / workgroupSize)], `layernorm ${gamma.label}`);
+  await plan.add(
+    layerNormKernel,
+    { workgroupSize },
+    [meta, x, gamma, beta, out],
+    [Math.ceil(R / workgroupSize)],
+    `layernorm ${gamma.label}`,
+  );
 }

@@ -57,9 +57,24 @@ export function samplerMeta(o: ResolvedSampling, V: number, P: number, logitsRow
  * Meta's row stride is 0). `meta` is a uniform buffer holding samplerMeta(); `step` the Step uniform
  * (the history length is pos0 + T). Writes ids[b], out[b] and history[b, pos0 + T].
  */
-export async function sample(plan: Plan, meta: Binding, step: Binding, logits: Tensor, history: Tensor, ids: Tensor, out: Tensor, rows: number, V: number): Promise<void> {
-  if (logits.shape[logits.shape.length - 1] !== V) throw new OptionError(`sample: logits "${logits.label}" [${logits.shape.join(', ')}] do not have ${V} columns`);
-  for (const [t, n] of [[ids, ids.size], [out, out.size], [history, history.shape[0]]] as const) {
+export async function sample(
+  plan: Plan,
+  meta: Binding,
+  step: Binding,
+  logits: Tensor,
+  history: Tensor,
+  ids: Tensor,
+  out: Tensor,
+  rows: number,
+  V: number,
+): Promise<void> {
+  if (logits.shape[logits.shape.length - 1] !== V)
+    throw new OptionError(`sample: logits "${logits.label}" [${logits.shape.join(', ')}] do not have ${V} columns`);
+  for (const [t, n] of [
+    [ids, ids.size],
+    [out, out.size],
+    [history, history.shape[0]],
+  ] as const) {
     if (n < rows) throw new OptionError(`sample: ${rows} rows do not fit "${t.label}" [${t.shape.join(', ')}]`);
   }
   const cap = gatherCapacity(V, 256, plan.gpu.limits.maxComputeWorkgroupStorageSize);

@@ -46,5 +46,11 @@ export async function scaleShift(plan: Plan, x: Tensor, xv: View4, y: Tensor, yv
   const grid = grid1d(Math.ceil(n / wg), maxDim);
   if (grid[1] > maxDim) throw new LimitError('scale_shift: too many elements for one dispatch; split the batch');
   const meta = plan.uniform(META.pack({ batch: xv.batch, c: xv.c, h: xv.h, w: xv.w, ...viewStrides(xv, yv) }), 'scale_shift');
-  await plan.add(scaleShiftKernel, { ...epilogueParams(epilogue), wg }, [meta, x, ...epilogueBindings(epilogue, y)], grid, `scale_shift ${y.label}`);
+  await plan.add(
+    scaleShiftKernel,
+    { ...epilogueParams(epilogue), wg },
+    [meta, x, ...epilogueBindings(epilogue, y)],
+    grid,
+    `scale_shift ${y.label}`,
+  );
 }

@@ -87,13 +87,19 @@ export async function readSource(
 }
 
 /** Reads a text file (config.json, vocab.json, merges.txt). */
-export async function readText(source: ModelSource, options: { onProgress?: ProgressCallback } = {}): Promise<{ text: string; name: string }> {
+export async function readText(
+  source: ModelSource,
+  options: { onProgress?: ProgressCallback } = {},
+): Promise<{ text: string; name: string }> {
   const { bytes, name } = await readSource(source, options);
   return { text: new TextDecoder().decode(bytes), name };
 }
 
 /** Reads and parses a JSON file; a syntax error names the file. */
-export async function readJson<T = unknown>(source: ModelSource, options: { onProgress?: ProgressCallback } = {}): Promise<{ json: T; name: string }> {
+export async function readJson<T = unknown>(
+  source: ModelSource,
+  options: { onProgress?: ProgressCallback } = {},
+): Promise<{ json: T; name: string }> {
   const { text, name } = await readText(source, options);
   try {
     return { json: JSON.parse(text) as T, name };
@@ -120,10 +126,16 @@ export async function folderHas(folder: ModelFolder, file: string): Promise<bool
   if (src === undefined) return false;
   if (typeof src === 'string' && isNode && !/^(https?|data|blob):/i.test(src)) {
     const fs = await import(/* @vite-ignore */ 'node:fs/promises');
-    return fs.access(src.startsWith('file:') ? new URL(src).pathname : src).then(() => true, () => false);
+    return fs.access(src.startsWith('file:') ? new URL(src).pathname : src).then(
+      () => true,
+      () => false,
+    );
   }
   if (typeof src === 'string' || src instanceof URL) {
-    return fetch(src, { method: 'HEAD' }).then((r) => r.ok, () => false);
+    return fetch(src, { method: 'HEAD' }).then(
+      (r) => r.ok,
+      () => false,
+    );
   }
   return true;
 }

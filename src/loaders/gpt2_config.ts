@@ -37,10 +37,13 @@ export function parseGPT2Config(json: unknown, file = 'config.json'): GPT2Config
   if (nEmbd % nHead !== 0) throw new ModelFormatError(`${file}: n_embd ${nEmbd} is not divisible by n_head ${nHead}`);
   const activation = (j.activation_function ?? 'gelu_new') as GPT2Activation;
   if (!ACTIVATIONS.includes(activation)) {
-    throw new ModelFormatError(`${file}: activation_function ${JSON.stringify(j.activation_function)} is not one of ${ACTIVATIONS.join(', ')}`);
+    throw new ModelFormatError(
+      `${file}: activation_function ${JSON.stringify(j.activation_function)} is not one of ${ACTIVATIONS.join(', ')}`,
+    );
   }
   const eps = j.layer_norm_epsilon ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new ModelFormatError(`${file}: layer_norm_epsilon must be a positive number, found ${JSON.stringify(eps)}`);
+  if (typeof eps !== 'number' || !(eps > 0))
+    throw new ModelFormatError(`${file}: layer_norm_epsilon must be a positive number, found ${JSON.stringify(eps)}`);
   const nInner = j.n_inner === undefined || j.n_inner === null ? 4 * nEmbd : int('n_inner');
   const optInt = (key: string): number | undefined => (typeof j[key] === 'number' ? (j[key] as number) : undefined);
   return {

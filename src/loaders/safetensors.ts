@@ -7,7 +7,19 @@ import { readSource, type ModelSource, type ProgressCallback } from './fetch.js'
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
 const DTYPE_BYTES: Record<SafetensorsDType, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 export interface TensorInfo {
@@ -43,7 +55,8 @@ export class SafeTensors {
     if (bytes.byteLength < 8) fail(`only ${bytes.byteLength} bytes: not a safetensors file`);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = Number(view.getBigUint64(0, true));
-    if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20) fail(`header length ${n} exceeds the file (${bytes.byteLength} bytes): not a safetensors file or truncated`);
+    if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20)
+      fail(`header length ${n} exceeds the file (${bytes.byteLength} bytes): not a safetensors file or truncated`);
     let header: any;
     try {
       header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
@@ -60,12 +73,16 @@ export class SafeTensors {
       const dtype = v?.dtype as SafetensorsDType;
       if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(v?.dtype)}`);
       const shape = v.shape as number[];
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor "${name}" has a bad shape ${JSON.stringify(v.shape)}`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+        fail(`tensor "${name}" has a bad shape ${JSON.stringify(v.shape)}`);
       const [b, e] = (v.data_offsets ?? []) as number[];
-      if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b) fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
-      if (e > dataBytes) fail(`tensor "${name}" ends at byte ${e} of the data but the data section has only ${dataBytes} bytes (file truncated?)`);
+      if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b)
+        fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
+      if (e > dataBytes)
+        fail(`tensor "${name}" ends at byte ${e} of the data but the data section has only ${dataBytes} bytes (file truncated?)`);
       const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[dtype];
-      if (e - b !== expected) fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) should take ${expected} bytes, its offsets give ${e - b}`);
+      if (e - b !== expected)
+        fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) should take ${expected} bytes, its offsets give ${e - b}`);
       tensors.set(name, { name, dtype, shape, byteOffset: base + b, byteLength: e - b });
     }
     return new SafeTensors(fileName, bytes, tensors, metadata);
@@ -127,19 +144,35 @@ export class SafeTensors {
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       switch (t.dtype) {
-        case 'I32': out[i] = dv.getInt32(i * 4, true); break;
-        case 'U32': out[i] = dv.getUint32(i * 4, true); break;
-        case 'I64': case 'U64': {
+        case 'I32':
+          out[i] = dv.getInt32(i * 4, true);
+          break;
+        case 'U32':
+          out[i] = dv.getUint32(i * 4, true);
+          break;
+        case 'I64':
+        case 'U64': {
           const v = dv.getBigInt64(i * 8, true);
-          if (v > 2147483647n || v < -2147483648n) throw new ModelFormatError(`${this.fileName}: tensor "${name}" value ${v} does not fit in int32`);
+          if (v > 2147483647n || v < -2147483648n)
+            throw new ModelFormatError(`${this.fileName}: tensor "${name}" value ${v} does not fit in int32`);
           out[i] = Number(v);
           break;
         }
-        case 'I16': out[i] = dv.getInt16(i * 2, true); break;
-        case 'U16': out[i] = dv.getUint16(i * 2, true); break;
-        case 'I8': out[i] = dv.getInt8(i); break;
-        case 'U8': case 'BOOL': out[i] = dv.getUint8(i); break;
-        default: throw new ModelFormatError(`${this.fileName}: tensor "${name}" is ${t.dtype}, not an integer type`);
+        case 'I16':
+          out[i] = dv.getInt16(i * 2, true);
+          break;
+        case 'U16':
+          out[i] = dv.getUint16(i * 2, true);
+          break;
+        case 'I8':
+          out[i] = dv.getInt8(i);
+          break;
+        case 'U8':
+        case 'BOOL':
+          out[i] = dv.getUint8(i);
+          break;
+        default:
+          throw new ModelFormatError(`${this.fileName}: tensor "${name}" is ${t.dtype}, not an integer type`);
       }
     }
     return out;

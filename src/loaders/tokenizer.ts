@@ -70,7 +70,9 @@ const BYTE_TO_CHAR: readonly string[] = (() => {
 })();
 const CHAR_TO_BYTE: Int16Array = (() => {
   const inv = new Int16Array(512).fill(-1);
-  BYTE_TO_CHAR.forEach((c, b) => { inv[c.charCodeAt(0)] = b; });
+  BYTE_TO_CHAR.forEach((c, b) => {
+    inv[c.charCodeAt(0)] = b;
+  });
   return inv;
 })();
 
@@ -79,8 +81,16 @@ const CACHE_MAX_ENTRIES = 65536;
 const CACHE_MAX_PIECE_LENGTH = 256;
 
 /** A merge and where it came from (a line number or array index, named by TokenizerSpec.mergeWhere). */
-interface MergeEntry { a: string; b: string; at: number }
-interface AddedTokenEntry { content: string; id: number; where: string }
+interface MergeEntry {
+  a: string;
+  b: string;
+  at: number;
+}
+interface AddedTokenEntry {
+  content: string;
+  id: number;
+  where: string;
+}
 interface TokenizerSpec {
   vocab: Map<string, number>;
   vocabWhere: string;
@@ -93,7 +103,13 @@ interface TokenizerSpec {
 }
 
 /** One heap entry of the BPE merge loop: the pair (left, right) formed when their versions were verL/verR. */
-interface PairEntry { rank: number; left: number; right: number; verL: number; verR: number }
+interface PairEntry {
+  rank: number;
+  left: number;
+  right: number;
+  verL: number;
+  verR: number;
+}
 
 export class GPT2Tokenizer {
   /** Largest token id + 1 (50257 for GPT-2). */
@@ -143,7 +159,9 @@ export class GPT2Tokenizer {
     for (const t of spec.added) {
       const atId = idToTok[t.id];
       if (atId !== undefined && atId !== t.content) {
-        throw new TokenizerError(`${t.where}: id ${t.id} of ${JSON.stringify(t.content)} is already the id of vocabulary token ${JSON.stringify(atId)}`);
+        throw new TokenizerError(
+          `${t.where}: id ${t.id} of ${JSON.stringify(t.content)} is already the id of vocabulary token ${JSON.stringify(atId)}`,
+        );
       }
       const inVocab = vocab.get(t.content);
       if (inVocab !== undefined && inVocab !== t.id) {
@@ -172,7 +190,10 @@ export class GPT2Tokenizer {
     for (let id = 0; id < this.vocabSize; id++) {
       const tok = idToTok[id];
       if (tok === undefined) continue;
-      if (special.has(tok)) { idToBytes[id] = this.utf8.encode(tok); continue; }
+      if (special.has(tok)) {
+        idToBytes[id] = this.utf8.encode(tok);
+        continue;
+      }
       const bytes = new Uint8Array(tok.length);
       for (let i = 0; i < tok.length; i++) {
         const code = tok.charCodeAt(i);
@@ -195,10 +216,14 @@ export class GPT2Tokenizer {
       const { a, b } = merges[rank]!;
       if (!vocab.has(a) || !vocab.has(b)) {
         const part = vocab.has(a) ? b : a;
-        throw new TokenizerError(`${spec.mergeWhere(merges[rank]!.at)}: merge "${a} ${b}" names ${JSON.stringify(part)}, which is not in the vocabulary`);
+        throw new TokenizerError(
+          `${spec.mergeWhere(merges[rank]!.at)}: merge "${a} ${b}" names ${JSON.stringify(part)}, which is not in the vocabulary`,
+        );
       }
       if (!vocab.has(a + b)) {
-        throw new TokenizerError(`${spec.mergeWhere(merges[rank]!.at)}: merge "${a} ${b}" produces ${JSON.stringify(a + b)}, which is not in the vocabulary`);
+        throw new TokenizerError(
+          `${spec.mergeWhere(merges[rank]!.at)}: merge "${a} ${b}" produces ${JSON.stringify(a + b)}, which is not in the vocabulary`,
+        );
       }
       ranks.set(a + ' ' + b, rank);
     }
@@ -245,8 +270,14 @@ export class GPT2Tokenizer {
       return { content, id, where: `options.specialTokens[${i}]` };
     });
     return new GPT2Tokenizer({
-      vocab: vocabMap, vocabWhere: 'vocab.json', merges: entries, mergeWhere: (line) => `merges.txt line ${line}`, added,
-      addPrefixSpace: false, ignoreMerges: false, normalize: null,
+      vocab: vocabMap,
+      vocabWhere: 'vocab.json',
+      merges: entries,
+      mergeWhere: (line) => `merges.txt line ${line}`,
+      added,
+      addPrefixSpace: false,
+      ignoreMerges: false,
+      normalize: null,
     });
   }
 
@@ -264,7 +295,9 @@ export class GPT2Tokenizer {
     const model = root['model'];
     if (!isObject(model)) throw new TokenizerError(`tokenizer.json: missing the "model" object`);
     if (model['type'] !== undefined && model['type'] !== 'BPE') {
-      throw new TokenizerError(`tokenizer.json: model.type is ${JSON.stringify(model['type'])}; only "BPE" (GPT-2 byte-level BPE) is supported`);
+      throw new TokenizerError(
+        `tokenizer.json: model.type is ${JSON.stringify(model['type'])}; only "BPE" (GPT-2 byte-level BPE) is supported`,
+      );
     }
     for (const key of ['continuing_subword_prefix', 'end_of_word_suffix']) {
       const v = model[key];
@@ -294,7 +327,8 @@ export class GPT2Tokenizer {
       const where = `tokenizer.json added_tokens[${i}]`;
       if (!isObject(t)) throw new TokenizerError(`${where}: expected an object, got ${describe(t)}`);
       const { id, content } = t;
-      if (typeof content !== 'string' || content === '') throw new TokenizerError(`${where}: "content" must be a non-empty string, got ${describe(content)}`);
+      if (typeof content !== 'string' || content === '')
+        throw new TokenizerError(`${where}: "content" must be a non-empty string, got ${describe(content)}`);
       if (!isValidId(id)) throw new TokenizerError(`${where}: "id" must be a non-negative integer, got ${describe(id)}`);
       return { content, id, where };
     });
@@ -304,7 +338,9 @@ export class GPT2Tokenizer {
     if (pre !== undefined && pre !== null) {
       const byteLevel = findByteLevel(pre);
       if (!byteLevel) {
-        throw new TokenizerError(`tokenizer.json: pre_tokenizer is ${JSON.stringify(isObject(pre) ? pre['type'] : pre)}; a GPT-2 tokenizer needs "ByteLevel"`);
+        throw new TokenizerError(
+          `tokenizer.json: pre_tokenizer is ${JSON.stringify(isObject(pre) ? pre['type'] : pre)}; a GPT-2 tokenizer needs "ByteLevel"`,
+        );
       }
       if (byteLevel['use_regex'] === false) {
         throw new TokenizerError('tokenizer.json: pre_tokenizer ByteLevel has use_regex false; only the GPT-2 regex is supported');
@@ -313,7 +349,12 @@ export class GPT2Tokenizer {
     }
 
     return new GPT2Tokenizer({
-      vocab, vocabWhere: 'tokenizer.json model.vocab', merges, mergeWhere, added, addPrefixSpace,
+      vocab,
+      vocabWhere: 'tokenizer.json model.vocab',
+      merges,
+      mergeWhere,
+      added,
+      addPrefixSpace,
       ignoreMerges: model['ignore_merges'] === true,
       normalize: parseNormalizer(root['normalizer']),
     });
@@ -355,7 +396,10 @@ export class GPT2Tokenizer {
     }
     const out = new Uint8Array(total);
     let off = 0;
-    for (const p of parts) { out.set(p, off); off += p.length; }
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
     return out;
   }
 
@@ -426,15 +470,17 @@ export class GPT2Tokenizer {
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
     const ver = new Int32Array(n); // bumped when the symbol changes; -1 once merged away
-    for (let i = 0; i < n; i++) { next[i] = i + 1; prev[i] = i - 1; }
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1;
+      prev[i] = i - 1;
+    }
     next[n - 1] = -1;
     const heap = new PairHeap();
     const pushPair = (l: number, r: number): void => {
       const rank = this.ranks.get(`${sym[l]} ${sym[r]}`);
       if (rank !== undefined) heap.push({ rank, left: l, right: r, verL: ver[l]!, verR: ver[r]! });
     };
-    const valid = (e: PairEntry): boolean =>
-      ver[e.left] === e.verL && ver[e.right] === e.verR && next[e.left] === e.right;
+    const valid = (e: PairEntry): boolean => ver[e.left] === e.verL && ver[e.right] === e.verR && next[e.left] === e.right;
     for (let i = 0; i + 1 < n; i++) pushPair(i, i + 1);
 
     const batch: PairEntry[] = [];
@@ -450,7 +496,8 @@ export class GPT2Tokenizer {
       while (heap.size > 0 && heap.peek().rank === top.rank) batch.push(heap.pop());
       for (const e of batch) {
         if (!valid(e)) continue;
-        const l = e.left, r = e.right;
+        const l = e.left,
+          r = e.right;
         sym[l] = sym[l]! + sym[r]!;
         ver[l] = ver[l]! + 1;
         ver[r] = -1;
@@ -471,8 +518,12 @@ export class GPT2Tokenizer {
 /** Binary min-heap of pair entries ordered by (rank, left position). */
 class PairHeap {
   private readonly a: PairEntry[] = [];
-  get size(): number { return this.a.length; }
-  peek(): PairEntry { return this.a[0]!; }
+  get size(): number {
+    return this.a.length;
+  }
+  peek(): PairEntry {
+    return this.a[0]!;
+  }
   push(e: PairEntry): void {
     const a = this.a;
     let i = a.length;
@@ -541,7 +592,8 @@ function parseVocab(vocab: unknown, where: string): Map<string, number> {
   const map = new Map<string, number>();
   for (const tok of Object.keys(obj)) {
     const id = obj[tok];
-    if (!isValidId(id)) throw new TokenizerError(`${where}: token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
+    if (!isValidId(id))
+      throw new TokenizerError(`${where}: token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}; ids must be non-negative integers`);
     if (tok === '') throw new TokenizerError(`${where}: the empty string is not a valid token (id ${id})`);
     map.set(tok, id);
   }
@@ -571,7 +623,9 @@ function parseNormalizer(n: unknown): ((s: string) => string) | null {
     } else if (typeof type === 'string' && (forms as readonly string[]).includes(type)) {
       steps.push((s) => s.normalize(type as (typeof forms)[number]));
     } else {
-      throw new TokenizerError(`tokenizer.json: normalizer ${JSON.stringify(type ?? x)} is not supported (GPT-2 has none; NFC/NFD/NFKC/NFKD are)`);
+      throw new TokenizerError(
+        `tokenizer.json: normalizer ${JSON.stringify(type ?? x)} is not supported (GPT-2 has none; NFC/NFD/NFKC/NFKD are)`,
+      );
     }
   };
   add(n);

@@ -1,7 +1,13 @@
 // GPT-2, as Hugging Face stores it, on our kernels. Read it top to bottom like the paper's figure:
 // load -> weights on the GPU once -> the forward pass recorded as a plan of kernel calls.
 import { ContextLengthError, DisposedError, ModelFormatError, OptionError } from '../errors.js';
-import { generateStream, type GenerateOptions, type GenerationPiece, type GenerationResult, type TextCodec } from '../generation/generate.js';
+import {
+  generateStream,
+  type GenerateOptions,
+  type GenerationPiece,
+  type GenerationResult,
+  type TextCodec,
+} from '../generation/generate.js';
 import { attention } from '../kernels/attention.js';
 import { embedding } from '../kernels/embedding.js';
 import type { Activation } from '../kernels/epilogue.js';
@@ -89,8 +95,14 @@ export interface GPT2Core {
   writeStep(pos0: number, T: number, B: number): void;
   /** Checks token ids against the vocabulary and the context; returns their count. */
   checkIds(ids: readonly number[]): number;
-  /** Records the forward pass over `rows` rows of `ids` (see GPT2.recordForward) and the LM head of rows [headRow, headRow + headRows) into logits. */
-  recordForward(plan: Plan, o: { rows: number; batch: number; copies: number; ids: Tensor; headRow: number; headRows: number; logits: Tensor }): Promise<void>;
+  /**
+   * Records the forward pass over `rows` rows of `ids` (see GPT2.recordForward) and the LM head of rows
+   * [headRow, headRow + headRows) into logits.
+   */
+  recordForward(
+    plan: Plan,
+    o: { rows: number; batch: number; copies: number; ids: Tensor; headRow: number; headRows: number; logits: Tensor },
+  ): Promise<void>;
   /** Calls `listener` whenever buffers that recorded plans bind are replaced or freed (drop those plans). */
   onInvalidate(listener: () => void): void;
 }
@@ -178,7 +190,8 @@ export class GPT2 {
       recordForward: async (plan, o) => {
         const acts = this.activations(Math.max(o.rows, o.batch));
         await this.recordForward(plan, acts, this.cache(o.batch, 'generate'), o.rows, this.config.nLayer, true, o.copies, o.ids);
-        await matmul(plan, acts.h, this.weights.head, o.logits, { layout: 'nk', xRowOffset: o.headRow, rows: o.headRows }); // logits: [headRows, V]
+        // logits: [headRows, V]
+        await matmul(plan, acts.h, this.weights.head, o.logits, { layout: 'nk', xRowOffset: o.headRow, rows: o.headRows });
       },
       onInvalidate: (listener) => this.invalidated.add(listener),
     };
@@ -187,7 +200,10 @@ export class GPT2 {
   /** The tokenizer; without one, token-id prompts still work (the result has ids and no text). */
   private codec(idsOnly: boolean): TextCodec {
     if (this.tokenizer) return this.tokenizer;
-    if (!idsOnly) throw new OptionError('this model has no tokenizer (vocab.json + merges.txt or tokenizer.json beside the weights): give the prompt as token ids or set model.tokenizer');
+    if (!idsOnly)
+      throw new OptionError(
+        'this model has no tokenizer (vocab.json + merges.txt or tokenizer.json beside the weights): give the prompt as token ids or set model.tokenizer',
+      );
     return {
       eosTokenId: this.config.eosTokenId,
       encode: () => [],
@@ -219,7 +235,8 @@ export class GPT2 {
     const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
     const made: { dispose(): void }[] = [];
     const layout = options.layout === undefined || options.layout === 'auto' ? (gpu.isSoftware ? 'nk' : 'kn') : options.layout;
-    if (layout !== 'kn' && layout !== 'nk') throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
+    if (layout !== 'kn' && layout !== 'nk')
+      throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
     try {
       const weights = uploadWeights(gpu, st, config, dtype, layout, made);
       return new GPT2(gpu, !options.gpu, config, dtype, weights);
@@ -264,7 +281,8 @@ export class GPT2 {
   /** The residual stream after the embeddings (layer 0) or after block `layer`: [T, C]. For checks. */
   async hidden(ids: readonly number[], layer: number): Promise<Float32Array> {
     const T = this.checkIds(ids);
-    if (!Number.isInteger(layer) || layer < 0 || layer > this.config.nLayer) throw new OptionError(`hidden: layer must be 0..${this.config.nLayer}`);
+    if (!Number.isInteger(layer) || layer < 0 || layer > this.config.nLayer)
+      throw new OptionError(`hidden: layer must be 0..${this.config.nLayer}`);
     const acts = this.activations(T);
     const plan = new Plan(this.gpu, 'gpt2.hidden');
     try {
@@ -283,7 +301,16 @@ export class GPT2 {
    * pos0 + r % T (the Step uniform). Keys and values go to the cache; the final layer norm leaves
    * its output in acts.h, ready for the LM head.
    */
-  private async recordForward(plan: Plan, acts: Activations, cache: KvCache[], rows: number, layers: number, finalNorm = true, copies = 1, ids = acts.ids): Promise<void> {
+  private async recordForward(
+    plan: Plan,
+    acts: Activations,
+    cache: KvCache[],
+    rows: number,
+    layers: number,
+    finalNorm = true,
+    copies = 1,
+    ids = acts.ids,
+  ): Promise<void> {
     const { nHead, layerNormEpsilon: eps } = this.config;
     const w = this.weights;
     const { x, h, qkv, a, f } = acts;
@@ -414,12 +441,20 @@ export async function loadTokenizer(folder: ModelFolder): Promise<GPT2Tokenizer 
     const merges = await readText(fileIn(folder, 'merges.txt')!);
     return GPT2Tokenizer.fromVocabAndMerges(vocab.text, merges.text);
   }
-  if (await folderHas(folder, 'tokenizer.json')) return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!)).text);
+  if (await folderHas(folder, 'tokenizer.json'))
+    return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!)).text);
   return undefined;
 }
 
 /** Checks every tensor against the config and uploads it; tensors made are pushed to `made`. */
-function uploadWeights(gpu: Gpu, st: SafeTensors, cfg: GPT2Config, dtype: WeightDType, layout: 'kn' | 'nk', made: { dispose(): void }[]): Weights {
+function uploadWeights(
+  gpu: Gpu,
+  st: SafeTensors,
+  cfg: GPT2Config,
+  dtype: WeightDType,
+  layout: 'kn' | 'nk',
+  made: { dispose(): void }[],
+): Weights {
   const { nLayer, nEmbd: C, nPositions: P, vocabSize: V, nInner: F } = cfg;
   // Some exports prefix every name with "transformer." (GPT2LMHeadModel); lm_head.weight never is.
   const prefix = st.has('transformer.wte.weight') ? 'transformer.' : '';
@@ -428,9 +463,12 @@ function uploadWeights(gpu: Gpu, st: SafeTensors, cfg: GPT2Config, dtype: Weight
     if (!st.has(full)) throw new ModelFormatError(`${st.fileName}: tensor "${full}" is missing (expected shape [${shape.join(', ')}])`);
     const t = st.info(full);
     if (t.shape.join() !== shape.join()) {
-      throw new ModelFormatError(`${st.fileName}: tensor "${full}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from the config`);
+      throw new ModelFormatError(
+        `${st.fileName}: tensor "${full}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from the config`,
+      );
     }
-    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) throw new ModelFormatError(`${st.fileName}: tensor "${full}" has dtype ${t.dtype}, expected a float type`);
+    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
+      throw new ModelFormatError(`${st.fileName}: tensor "${full}" has dtype ${t.dtype}, expected a float type`);
     return full;
   };
   const small = (name: string, shape: number[]): Tensor => {

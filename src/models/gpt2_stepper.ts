@@ -76,7 +76,15 @@ export class GPT2Stepper implements TokenStepper {
     if (!s.decode) {
       const plan = new Plan(this.lm.gpu, `gpt2.decode B=${s.batch}`);
       // one row per sequence; logits: [B, V]
-      await this.lm.recordForward(plan, { rows: s.batch, batch: s.batch, copies: 1, ids: s.ids, headRow: 0, headRows: s.batch, logits: s.logits });
+      await this.lm.recordForward(plan, {
+        rows: s.batch,
+        batch: s.batch,
+        copies: 1,
+        ids: s.ids,
+        headRow: 0,
+        headRows: s.batch,
+        logits: s.logits,
+      });
       await sample(plan, s.decodeMeta, this.lm.step, s.logits, s.history, s.ids, s.out, s.batch, this.vocabSize);
       s.decode = plan;
     }

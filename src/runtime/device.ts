@@ -73,10 +73,7 @@ async function nodeNavigatorGpu(): Promise<GPU> {
     try {
       mod = await import(/* @vite-ignore */ moduleName);
     } catch (e) {
-      throw new WebGPUUnavailableError(
-        'WebGPU for Node needs the npm package `webgpu` (Dawn): run `npm install webgpu`.',
-        { cause: e },
-      );
+      throw new WebGPUUnavailableError('WebGPU for Node needs the npm package `webgpu` (Dawn): run `npm install webgpu`.', { cause: e });
     }
     // The WebGPU constants (GPUBufferUsage, ...) are globals in browsers; Dawn hands them to us.
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as any)[k] = v;
@@ -99,7 +96,7 @@ export async function navigatorGpu(): Promise<GPU> {
 const NO_ADAPTER_NODE =
   'Dawn found no WebGPU adapter. On a Linux machine without a GPU install a software Vulkan driver: ' +
   "Mesa 25's lavapipe (Debian: add bookworm-backports, then `apt-get install -t bookworm-backports " +
-  "mesa-vulkan-drivers`) or SwiftShader (`apt-get install chromium`, then WEBGEN_VULKAN=swiftshader). " +
+  'mesa-vulkan-drivers`) or SwiftShader (`apt-get install chromium`, then WEBGEN_VULKAN=swiftshader). ' +
   'Run `bash .ci/setup` to do this.';
 
 /** A WebGPU device with the engine's bookkeeping. Create with `Gpu.create()`, end with `dispose()`. */
@@ -140,7 +137,10 @@ export class Gpu {
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
       maxBufferSize: a.maxBufferSize,
       // capped here too, so a kernel that outgrows a capped size fails as it would on such a device
-      maxComputeWorkgroupStorageSize: Math.min(a.maxComputeWorkgroupStorageSize, options.capLimits?.maxComputeWorkgroupStorageSize ?? Infinity),
+      maxComputeWorkgroupStorageSize: Math.min(
+        a.maxComputeWorkgroupStorageSize,
+        options.capLimits?.maxComputeWorkgroupStorageSize ?? Infinity,
+      ),
       maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
@@ -220,7 +220,11 @@ export class Gpu {
 
   /** A uniform buffer holding `data`, ready to bind; write new values with queue.writeBuffer. */
   uniform(data: ArrayBufferView, label = 'uniform'): GPUBuffer {
-    const buffer = this.createBuffer({ label, size: Math.ceil(data.byteLength / 16) * 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const buffer = this.createBuffer({
+      label,
+      size: Math.ceil(data.byteLength / 16) * 16,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
   }
@@ -264,7 +268,11 @@ export class Gpu {
    */
   get isSoftware(): boolean {
     const a = this.adapter;
-    return a.architecture === 'swiftshader' || a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp|basic render/i.test(`${a.device} ${a.description}`);
+    return (
+      a.architecture === 'swiftshader' ||
+      a.architecture === 'software' ||
+      /llvmpipe|lavapipe|swiftshader|warp|basic render/i.test(`${a.device} ${a.description}`)
+    );
   }
 
   get isDisposed(): boolean {

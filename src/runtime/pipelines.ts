@@ -65,7 +65,9 @@ export class PipelineCache {
       });
     } catch (e) {
       await device.popErrorScope();
-      throw new ShaderError(`pipeline of kernel "${kernel.name}" (${JSON.stringify(params)}) failed: ${(e as Error).message}`, { cause: e });
+      throw new ShaderError(`pipeline of kernel "${kernel.name}" (${JSON.stringify(params)}) failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const err = await device.popErrorScope();
     if (err) throw new ShaderError(`pipeline of kernel "${kernel.name}" (${JSON.stringify(params)}) failed: ${err.message}`);

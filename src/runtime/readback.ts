@@ -12,7 +12,11 @@ export class Readback {
     readonly capacity: number,
     label = 'readback',
   ) {
-    this.staging = gpu.createBuffer({ label, size: Math.max(4, Math.ceil(capacity / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.staging = gpu.createBuffer({
+      label,
+      size: Math.max(4, Math.ceil(capacity / 4) * 4),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Runs `plan` (if any), then copies `bytes` of `src` from `srcOffset` and returns them. */

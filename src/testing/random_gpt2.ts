@@ -41,7 +41,16 @@ export function randomGPT2(config: GPT2Config, seed = 1, dtype: 'F32' | 'F16' = 
   const t: Record<string, TensorToWrite> = {};
   let k = seed * 1000;
   const add = (name: string, shape: number[], std: number, mean = 0) => {
-    t[name] = { data: randn(shape.reduce((a, b) => a * b, 1), ++k, std, mean), shape, dtype };
+    t[name] = {
+      data: randn(
+        shape.reduce((a, b) => a * b, 1),
+        ++k,
+        std,
+        mean,
+      ),
+      shape,
+      dtype,
+    };
   };
   add('wte.weight', [V, C], 0.02);
   add('wpe.weight', [P, C], 0.01);

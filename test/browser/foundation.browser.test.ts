@@ -13,7 +13,8 @@ describe('foundation: WGSL in headless Chromium', () => {
 
   it('runs the add kernel on the page and matches the CPU', async () => {
     const n = 70_001;
-    const a = randomArray(n, 1), b = randomArray(n, 2);
+    const a = randomArray(n, 1),
+      b = randomArray(n, 2);
     const out = await s.page.evaluate(
       async (a: number[], b: number[]) => {
         const w = (window as any).webgen;
@@ -27,7 +28,9 @@ describe('foundation: WGSL in headless Chromium', () => {
         plan.submit();
         const got = Array.from(await to.read());
         plan.dispose();
-        ta.dispose(); tb.dispose(); to.dispose();
+        ta.dispose();
+        tb.dispose();
+        to.dispose();
         const live = gpu.memory().liveBuffers;
         gpu.dispose();
         return { got, adapter: gpu.adapter, f16: gpu.hasF16, live };

@@ -38,7 +38,19 @@ describe('webgen CLI', () => {
     const golden = loadSafetensors(`${FIXTURES}gpt2/base/golden.safetensors`);
     const prompt = Array.from(golden.ints('greedy_prompt'));
     const want = Array.from(golden.ints('greedy_continuation_f16'));
-    const { stdout } = await webgen('generate', '--model', `${FIXTURES}gpt2/base`, '--dtype', 'f16', '--prompt-ids', prompt.join(','), '--greedy', '--max-new-tokens', String(want.length), '--json');
+    const { stdout } = await webgen(
+      'generate',
+      '--model',
+      `${FIXTURES}gpt2/base`,
+      '--dtype',
+      'f16',
+      '--prompt-ids',
+      prompt.join(','),
+      '--greedy',
+      '--max-new-tokens',
+      String(want.length),
+      '--json',
+    );
     const r = JSON.parse(stdout);
     expect(r.promptIds).toEqual(prompt);
     expect(r.sequences[0].ids).toEqual(want);
@@ -47,9 +59,20 @@ describe('webgen CLI', () => {
   });
 
   it('bad input is a clear error and a non-zero exit', async () => {
-    await expect(webgen('logits', '--model', `${FIXTURES}gpt2/base`, '--ids', '1,x', '--out', join(tmp, 'x'))).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/OptionError: --ids must be comma-separated token ids/) });
-    await expect(webgen('generate', '--model', join(tmp, 'nowhere'), 'hi')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/FetchError: cannot read ".*nowhere\/config.json": no such file/) });
-    await expect(webgen('generate', '--model', `${FIXTURES}gpt2/base`, '--prompt-ids', '1', '--max-new-tokens', '64')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ContextLengthError: prompt of 1 tokens \+ maxNewTokens 64 = 65 exceeds the model's context of 64/) });
+    await expect(webgen('logits', '--model', `${FIXTURES}gpt2/base`, '--ids', '1,x', '--out', join(tmp, 'x'))).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/OptionError: --ids must be comma-separated token ids/),
+    });
+    await expect(webgen('generate', '--model', join(tmp, 'nowhere'), 'hi')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/FetchError: cannot read ".*nowhere\/config.json": no such file/),
+    });
+    await expect(
+      webgen('generate', '--model', `${FIXTURES}gpt2/base`, '--prompt-ids', '1', '--max-new-tokens', '64'),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/ContextLengthError: prompt of 1 tokens \+ maxNewTokens 64 = 65 exceeds the model's context of 64/),
+    });
     await expect(webgen('frobnicate')).rejects.toMatchObject({ code: 2 });
   });
 });

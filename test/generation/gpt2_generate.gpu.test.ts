@@ -24,7 +24,10 @@ async function load(g: Gpu, name: string, file = 'model.safetensors', dtype: 'f3
 const idCodec: TextCodec = {
   eosTokenId: undefined,
   encode: () => [],
-  decode: (ids) => Array.from(ids).map((i) => `${i} `).join(''),
+  decode: (ids) =>
+    Array.from(ids)
+      .map((i) => `${i} `)
+      .join(''),
   createStreamDecoder: () => ({ push: (id) => `${id} `, flush: () => '' }),
 };
 
@@ -50,7 +53,7 @@ describe('GPU sampler against the CPU reference', () => {
   for (const [name, opts, V, shape] of cases) {
     it(`${name} (V=${V})`, async () => runSamplerCase(gpu(), opts, V, shape));
   }
-  it('fits WebGPU\'s guaranteed 16 KiB of workgroup storage: fewer tokens gathered, same choices', async () => {
+  it("fits WebGPU's guaranteed 16 KiB of workgroup storage: fewer tokens gathered, same choices", async () => {
     expect(gatherCapacity(50257, 256, 32768)).toBe(1024);
     expect(gatherCapacity(50257, 256, 16384)).toBe(576);
     const g = await Gpu.create({ capLimits: { maxComputeWorkgroupStorageSize: 16384 } });
@@ -65,7 +68,9 @@ describe('GPU sampler against the CPU reference', () => {
 });
 
 async function runSamplerCase(g: Gpu, opts: SamplingOptions, V: number, shape?: (x: number) => number): Promise<void> {
-  const B = 5, P = 64, n = 9; // history of 9 tokens per row
+  const B = 5,
+    P = 64,
+    n = 9; // history of 9 tokens per row
   const logits = randomArray(B * V, V, 4);
   if (shape) for (let i = 0; i < logits.length; i++) logits[i] = shape(logits[i]);
   const history = new Uint32Array(B * P);
@@ -78,7 +83,8 @@ async function runSamplerCase(g: Gpu, opts: SamplingOptions, V: number, shape?: 
   const o = resolveSampling(opts, V);
   const tl = Tensor.from(g, logits, [B, V], 'f32', 'logits');
   const th = Tensor.from(g, history, [B, P], 'u32', 'history');
-  const ids = Tensor.empty(g, [B], 'u32', 'ids'), out = Tensor.empty(g, [B], 'u32', 'out');
+  const ids = Tensor.empty(g, [B], 'u32', 'ids'),
+    out = Tensor.empty(g, [B], 'u32', 'out');
   const step = g.uniform(new Uint32Array([n - 1, 1, B, 0]), 'step'); // history length = pos0 + T
   const meta = g.uniform(samplerMeta(o, V, P, V), 'meta');
   const plan = new Plan(g, 'sample-test');
@@ -98,8 +104,12 @@ async function runSamplerCase(g: Gpu, opts: SamplingOptions, V: number, shape?: 
       const kept = [...keptDistribution(row, hists[b], o)].sort((a, c) => a[0] - c[0]);
       const z = kept.reduce((s, [, w]) => s + w, 0);
       const u = drawUniform(o.seed, b, n) * z;
-      let acc = 0, gap = Infinity;
-      for (const [, w] of kept) { acc += w; gap = Math.min(gap, Math.abs(acc - u)); }
+      let acc = 0,
+        gap = Infinity;
+      for (const [, w] of kept) {
+        acc += w;
+        gap = Math.min(gap, Math.abs(acc - u));
+      }
       expect(gap / z, `row ${b}: GPU ${got[b]} vs CPU ${want}`).toBeLessThan(1e-5);
       nearTies++;
     }
@@ -140,7 +150,10 @@ describe('GPT-2 generation on the GPU', () => {
   }
 
   it('decode logits (KV cache) equal prefill logits at the same position', async () => {
-    for (const [file, dtype] of [['model.safetensors', 'f32'], ['model-f16.safetensors', 'f16']] as const) {
+    for (const [file, dtype] of [
+      ['model.safetensors', 'f32'],
+      ['model-f16.safetensors', 'f16'],
+    ] as const) {
       const lm = await load(gpu(), 'odd', file, dtype);
       const prompt = [5, 77, 300, 12, 9];
       const o = resolveSampling({}, lm.config.vocabSize);
@@ -162,7 +175,10 @@ describe('GPT-2 generation on the GPU', () => {
   it('per token: one command buffer, no GPU allocation, no pipeline creation', async () => {
     const g = gpu();
     const lm = await load(g, 'base');
-    let steps = 0, submits = 0, created = 0, pipelines = 0;
+    let steps = 0,
+      submits = 0,
+      created = 0,
+      pipelines = 0;
     const stepper = lm.stepper;
     const o = resolveSampling({ topK: 10, topP: 0.9, seed: 3, repetitionPenalty: 1.1 }, lm.config.vocabSize);
     await stepper.start([1, 2, 3], 2, o);

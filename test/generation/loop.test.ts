@@ -54,7 +54,11 @@ describe('generation loop', () => {
   it('runs several sequences as one batch, each finishing on its own', async () => {
     const s = new ScriptedStepper([bytes('aaaa'), [...bytes('b'), 256], bytes('c.cc')]);
     const pieces = await collect(generateStream(s, byteCodec(256), 'x', { maxNewTokens: 4, numReturnSequences: 3, stop: '.' }));
-    const text = (b: number) => pieces.filter((p) => p.sequence === b).map((p) => p.text).join('');
+    const text = (b: number) =>
+      pieces
+        .filter((p) => p.sequence === b)
+        .map((p) => p.text)
+        .join('');
     expect([text(0), text(1), text(2)]).toEqual(['aaaa', 'b', 'c']);
     expect(s.started?.batch).toBe(3);
   });
@@ -77,7 +81,9 @@ describe('generation loop', () => {
   it('rejects a prompt plus maxNewTokens beyond the context, saying the numbers', async () => {
     const s = new ScriptedStepper([bytes('abc')], 257, 16);
     await expect(generateAll(s, byteCodec(), 'twelve chars', { maxNewTokens: 5 })).rejects.toThrow(ContextLengthError);
-    await expect(generateAll(s, byteCodec(), 'twelve chars', { maxNewTokens: 5 })).rejects.toThrow(/12 tokens \+ maxNewTokens 5 = 17 exceeds the model's context of 16/);
+    await expect(generateAll(s, byteCodec(), 'twelve chars', { maxNewTokens: 5 })).rejects.toThrow(
+      /12 tokens \+ maxNewTokens 5 = 17 exceeds the model's context of 16/,
+    );
   });
 
   it('validates options with typed errors naming them', async () => {
@@ -158,8 +164,11 @@ describe('sampler logic (CPU reference of the GPU sampler)', () => {
   });
 
   it('same seed, same text against a fake forward pass; another seed, other text', async () => {
-    const run = (seed: number) => generateAll(new FakeModelStepper(256), byteCodec(), 'hi', { maxNewTokens: 40, topK: 50, topP: 0.9, temperature: 0.9, seed });
-    const a = await run(1), b = await run(1), c = await run(2);
+    const run = (seed: number) =>
+      generateAll(new FakeModelStepper(256), byteCodec(), 'hi', { maxNewTokens: 40, topK: 50, topP: 0.9, temperature: 0.9, seed });
+    const a = await run(1),
+      b = await run(1),
+      c = await run(2);
     expect(a.sequences[0].ids).toEqual(b.sequences[0].ids);
     expect(a.sequences[0].ids).not.toEqual(c.sequences[0].ids);
   });

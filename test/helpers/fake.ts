@@ -27,7 +27,11 @@ export class ScriptedStepper implements TokenStepper {
   step = 0;
   ended = 0;
   started?: { promptIds: number[]; batch: number; sampling: ResolvedSampling };
-  constructor(private readonly script: number[][], readonly vocabSize = 257, readonly contextLength = 1000) {}
+  constructor(
+    private readonly script: number[][],
+    readonly vocabSize = 257,
+    readonly contextLength = 1000,
+  ) {}
   async start(promptIds: readonly number[], batch: number, sampling: ResolvedSampling) {
     this.started = { promptIds: [...promptIds], batch, sampling };
     this.step = 0;
@@ -49,7 +53,10 @@ export class ScriptedStepper implements TokenStepper {
 export class FakeModelStepper implements TokenStepper {
   private hist: number[][] = [];
   private o!: ResolvedSampling;
-  constructor(readonly vocabSize: number, readonly contextLength = 512) {}
+  constructor(
+    readonly vocabSize: number,
+    readonly contextLength = 512,
+  ) {}
   logitsFor(history: readonly number[]): Float32Array {
     const r = rng(history[history.length - 1] * 1009 + history.length * 7 + 1);
     return Float32Array.from({ length: this.vocabSize }, () => (r() * 2 - 1) * 4);

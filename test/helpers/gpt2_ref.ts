@@ -7,9 +7,11 @@ import { gelu_erf, gelu_tanh } from './reference.js';
 /** Logits of the last position of `ids`, [vocab]. `weight` maps a tensor name to its values. */
 export function gpt2LastLogits(cfg: GPT2Config, weight: (name: string) => Float32Array, ids: number[]): Float64Array {
   const { nLayer, nHead, nEmbd: C, nInner: F, layerNormEpsilon: eps } = cfg;
-  const T = ids.length, hd = C / nHead;
+  const T = ids.length,
+    hd = C / nHead;
   const act = cfg.activation === 'relu' ? (x: number) => Math.max(0, x) : cfg.activation === 'gelu' ? gelu_erf : gelu_tanh;
-  const wte = weight('wte.weight'), wpe = weight('wpe.weight');
+  const wte = weight('wte.weight'),
+    wpe = weight('wpe.weight');
   let x = Array.from({ length: T }, (_, t) => Float64Array.from({ length: C }, (_, c) => wte[ids[t] * C + c] + wpe[t * C + c]));
   const ln = (v: Float64Array, g: Float32Array, b: Float32Array) => {
     const m = v.reduce((a, z) => a + z, 0) / C;
@@ -19,14 +21,22 @@ export function gpt2LastLogits(cfg: GPT2Config, weight: (name: string) => Float3
   const lin = (v: Float64Array, w: Float32Array, b: Float32Array, n: number) => {
     const out = Float64Array.from(b.subarray(0, n));
     for (let k = 0; k < v.length; k++) {
-      const vk = v[k], row = k * n;
+      const vk = v[k],
+        row = k * n;
       for (let j = 0; j < n; j++) out[j] += vk * w[row + j];
     }
     return out;
   };
   for (let l = 0; l < nLayer; l++) {
     const p = `h.${l}.`;
-    const qkv = x.map((v) => lin(ln(v, weight(p + 'ln_1.weight'), weight(p + 'ln_1.bias')), weight(p + 'attn.c_attn.weight'), weight(p + 'attn.c_attn.bias'), 3 * C));
+    const qkv = x.map((v) =>
+      lin(
+        ln(v, weight(p + 'ln_1.weight'), weight(p + 'ln_1.bias')),
+        weight(p + 'attn.c_attn.weight'),
+        weight(p + 'attn.c_attn.bias'),
+        3 * C,
+      ),
+    );
     const att = x.map(() => new Float64Array(C));
     for (let h = 0; h < nHead; h++) {
       for (let t = 0; t < T; t++) {
@@ -46,7 +56,12 @@ export function gpt2LastLogits(cfg: GPT2Config, weight: (name: string) => Float3
       return v.map((z, c) => z + o[c]);
     });
     x = x.map((v) => {
-      const hmid = lin(ln(v, weight(p + 'ln_2.weight'), weight(p + 'ln_2.bias')), weight(p + 'mlp.c_fc.weight'), weight(p + 'mlp.c_fc.bias'), F).map(act);
+      const hmid = lin(
+        ln(v, weight(p + 'ln_2.weight'), weight(p + 'ln_2.bias')),
+        weight(p + 'mlp.c_fc.weight'),
+        weight(p + 'mlp.c_fc.bias'),
+        F,
+      ).map(act);
       const o = lin(hmid, weight(p + 'mlp.c_proj.weight'), weight(p + 'mlp.c_proj.bias'), C);
       return v.map((z, c) => z + o[c]);
     });

@@ -32,7 +32,10 @@ export function useGpu(options: GpuOptions = {}): () => Gpu {
 
 /** How many GPU buffers a GPT-2 weight tensor was split into, from the model's describe(). */
 export function weightBuffers(lm: { describe(): string }, name: string): number {
-  const line = lm.describe().split('\n').find((l) => l.startsWith(`${name} [`));
+  const line = lm
+    .describe()
+    .split('\n')
+    .find((l) => l.startsWith(`${name} [`));
   if (!line) throw new Error(`no weight tensor "${name}" in describe():\n${lm.describe()}`);
   return Number(line.match(/ in (\d+) buffers$/)?.[1] ?? 1);
 }

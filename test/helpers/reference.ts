@@ -10,7 +10,8 @@ export function erf(x: number): number {
   let r: number;
   if (z < 3) {
     // series: erf(z) = 2/sqrt(pi) * sum (-1)^n z^(2n+1) / (n! (2n+1))
-    let term = z, sum = z;
+    let term = z,
+      sum = z;
     for (let n = 1; n < 200; n++) {
       term *= (-z * z) / n;
       const add = term / (2 * n + 1);
@@ -21,7 +22,7 @@ export function erf(x: number): number {
   } else {
     // continued fraction for erfc
     let f = 0;
-    for (let n = 60; n >= 1; n--) f = (n / 2) / (z + f);
+    for (let n = 60; n >= 1; n--) f = n / 2 / (z + f);
     r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f);
   }
   return x < 0 ? -r : r;
@@ -43,8 +44,14 @@ export const activations: Record<string, (x: number) => number> = {
 
 /** out[M,N] = act(x[M,K] . W + b) with W [K,N] ('kn') or [N,K] ('nk'), in float64. */
 export function matmulRef(
-  x: ArrayLike<number>, w: ArrayLike<number>, M: number, K: number, N: number,
-  layout: 'kn' | 'nk', bias?: ArrayLike<number>, act: (v: number) => number = (v) => v,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  M: number,
+  K: number,
+  N: number,
+  layout: 'kn' | 'nk',
+  bias?: ArrayLike<number>,
+  act: (v: number) => number = (v) => v,
 ): Float64Array {
   const out = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
@@ -57,7 +64,14 @@ export function matmulRef(
   return out;
 }
 
-export function layerNormRef(x: ArrayLike<number>, rows: number, C: number, g: ArrayLike<number>, b: ArrayLike<number>, eps: number): Float64Array {
+export function layerNormRef(
+  x: ArrayLike<number>,
+  rows: number,
+  C: number,
+  g: ArrayLike<number>,
+  b: ArrayLike<number>,
+  eps: number,
+): Float64Array {
   const out = new Float64Array(rows * C);
   for (let r = 0; r < rows; r++) {
     let mean = 0;
@@ -73,7 +87,14 @@ export function layerNormRef(x: ArrayLike<number>, rows: number, C: number, g: A
 }
 
 /** x[r, c] = wte[ids[r], c] + wpe[pos0 + r % T, c] over R = ids.length rows, in float64. */
-export function embeddingRef(ids: ArrayLike<number>, wte: ArrayLike<number>, wpe: ArrayLike<number>, C: number, T: number, pos0: number): Float64Array {
+export function embeddingRef(
+  ids: ArrayLike<number>,
+  wte: ArrayLike<number>,
+  wpe: ArrayLike<number>,
+  C: number,
+  T: number,
+  pos0: number,
+): Float64Array {
   const out = new Float64Array(ids.length * C);
   for (let r = 0; r < ids.length; r++) {
     const pos = pos0 + (r % T);
@@ -87,11 +108,21 @@ export function embeddingRef(ids: ArrayLike<number>, wte: ArrayLike<number>, wpe
  * row r goes to sequence slot r / T (or, with copies > 1, to slots 0..copies-1) at position pos0 + r % T.
  */
 export function kvStoreRef(
-  qkv: ArrayLike<number>, k: Float32Array, v: Float32Array, R: number, C: number, P: number, T: number, pos0: number, copies = 1,
+  qkv: ArrayLike<number>,
+  k: Float32Array,
+  v: Float32Array,
+  R: number,
+  C: number,
+  P: number,
+  T: number,
+  pos0: number,
+  copies = 1,
 ): { k: Float32Array; v: Float32Array } {
-  const ko = k.slice(), vo = v.slice();
+  const ko = k.slice(),
+    vo = v.slice();
   for (let r = 0; r < R; r++) {
-    const b = Math.floor(r / T), pos = pos0 + (r % T);
+    const b = Math.floor(r / T),
+      pos = pos0 + (r % T);
     const slots = copies > 1 ? Array.from({ length: copies }, (_, j) => j) : [b];
     for (const s of slots) {
       for (let c = 0; c < C; c++) {
@@ -109,12 +140,21 @@ export function kvStoreRef(
  * k, v [B, P, C] of its sequence at positions 0..pos: out[r, head] = softmax(q k^T / sqrt(hd)) v.
  */
 export function attentionRef(
-  qkv: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, R: number, C: number, H: number, P: number, T: number, pos0: number,
+  qkv: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  R: number,
+  C: number,
+  H: number,
+  P: number,
+  T: number,
+  pos0: number,
 ): Float64Array {
   const hd = C / H;
   const out = new Float64Array(R * C);
   for (let r = 0; r < R; r++) {
-    const b = Math.floor(r / T), pos = pos0 + (r % T);
+    const b = Math.floor(r / T),
+      pos = pos0 + (r % T);
     for (let h = 0; h < H; h++) {
       const scores = new Float64Array(pos + 1);
       for (let s = 0; s <= pos; s++) {
@@ -124,7 +164,7 @@ export function attentionRef(
       }
       const mx = Math.max(...scores);
       let z = 0;
-      for (let s = 0; s <= pos; s++) z += (scores[s] = Math.exp(scores[s] - mx));
+      for (let s = 0; s <= pos; s++) z += scores[s] = Math.exp(scores[s] - mx);
       for (let d = 0; d < hd; d++) {
         let acc = 0;
         for (let s = 0; s <= pos; s++) acc += scores[s] * v[(b * P + s) * C + h * hd + d];

@@ -21,7 +21,8 @@ describe('foundation: WGSL on a real adapter in Node', () => {
   for (const n of [1, 3, 17, 63, 65, 769, 50257, 256 * 65535 + 7]) {
     it(`add matches the CPU for n=${n}`, async () => {
       const g = gpu();
-      const a = randomArray(n, n), b = randomArray(n, n + 1);
+      const a = randomArray(n, n),
+        b = randomArray(n, n + 1);
       const ta = Tensor.from(g, a, [n], 'f32', 'a');
       const tb = Tensor.from(g, b, [n], 'f32', 'b');
       const out = Tensor.empty(g, [n], 'f32', 'out');

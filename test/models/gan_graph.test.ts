@@ -41,7 +41,10 @@ function safetensorsBytes(tensors: Spec): Uint8Array {
 
 const dcganTensors = (k = 4) => ({
   'main.0.weight': [8, 6, k, k],
-  'main.1.weight': [6], 'main.1.bias': [6], 'main.1.running_mean': [6], 'main.1.running_var': [6],
+  'main.1.weight': [6],
+  'main.1.bias': [6],
+  'main.1.running_mean': [6],
+  'main.1.running_var': [6],
   'main.3.weight': [6, 3, k, k],
 });
 
@@ -71,21 +74,28 @@ describe('generator graph schema', () => {
 
 describe('lowering a graph', () => {
   const st = safetensors({
-    'fc.weight': [12, 5], 'fc.bias': [12],
-    'bn.weight': [3], 'bn.bias': [3], 'bn.running_mean': [3], 'bn.running_var': [3],
-    'up.weight': [3, 4, 4, 4], 'up.bias': [4],
+    'fc.weight': [12, 5],
+    'fc.bias': [12],
+    'bn.weight': [3],
+    'bn.bias': [3],
+    'bn.running_mean': [3],
+    'bn.running_var': [3],
+    'up.weight': [3, 4, 4, 4],
+    'up.bias': [4],
     'k/kernel': [3, 3, 2, 4],
   });
   const graph = (layers: GeneratorGraph['layers'], extra: Partial<GeneratorGraph> = {}): GeneratorGraph => ({ nz: 5, layers, ...extra });
   const lower = (g: GeneratorGraph) => lowerGraph(parseGraph(g), st);
 
   it('folds a batch norm through a reshape into the dense weights (NCHW channel of each feature)', () => {
-    const p = lower(graph([
-      { type: 'dense', name: 'fc' },
-      { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
-      { type: 'batch_norm', name: 'bn' },
-      { type: 'relu' },
-    ]));
+    const p = lower(
+      graph([
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        { type: 'batch_norm', name: 'bn' },
+        { type: 'relu' },
+      ]),
+    );
     expect(p.steps.length).toBe(1);
     const s = p.steps[0];
     if (s.kind !== 'conv') throw new Error('expected conv');
@@ -101,14 +111,19 @@ describe('lowering a graph', () => {
   });
 
   it('a batch norm after the activation becomes the fused scale-shift; one more becomes a standalone step', () => {
-    const p = lower(graph([
-      { type: 'dense', name: 'fc' },
-      { type: 'reshape', shape: [2, 2, 3], layout: 'NHWC' },
-      { type: 'relu' },
-      { type: 'batch_norm', name: 'bn' },
-      { type: 'tanh' },
-      { type: 'batch_norm', name: 'bn' },
-    ], { output: 'NHWC' }));
+    const p = lower(
+      graph(
+        [
+          { type: 'dense', name: 'fc' },
+          { type: 'reshape', shape: [2, 2, 3], layout: 'NHWC' },
+          { type: 'relu' },
+          { type: 'batch_norm', name: 'bn' },
+          { type: 'tanh' },
+          { type: 'batch_norm', name: 'bn' },
+        ],
+        { output: 'NHWC' },
+      ),
+    );
     expect(p.steps.map((s) => s.kind)).toEqual(['conv', 'pointwise']);
     const [s0, s1] = p.steps;
     if (s0.kind !== 'conv') throw new Error('expected conv');
@@ -117,17 +132,27 @@ describe('lowering a graph', () => {
   });
 
   it('copies a reshape view into the requested output layout', () => {
-    const p = lower(graph([{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' }], { output: 'NHWC' }));
+    const p = lower(
+      graph(
+        [
+          { type: 'dense', name: 'fc' },
+          { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        ],
+        { output: 'NHWC' },
+      ),
+    );
     expect(p.steps.map((s) => s.label)).toEqual(['fc.weight', 'to NHWC']);
   });
 
   it('reads Keras and PyTorch transposed-convolution weights and sizes the output', () => {
-    const p = lower(graph([
-      { type: 'dense', name: 'fc' },
-      { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
-      { type: 'conv_transpose2d', name: 'up', stride: 2, padding: 1, output_padding: 1 },
-      { type: 'conv_transpose2d', name: 'k', stride: 2, padding: 'same', bias: false },
-    ]));
+    const p = lower(
+      graph([
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        { type: 'conv_transpose2d', name: 'up', stride: 2, padding: 1, output_padding: 1 },
+        { type: 'conv_transpose2d', name: 'k', stride: 2, padding: 'same', bias: false },
+      ]),
+    );
     const [, a, b] = p.steps;
     expect([a.y.h, a.y.w, b.y.c, b.y.h]).toEqual([5, 5, 2, 10]);
     if (b.kind !== 'conv') throw new Error('expected conv');
@@ -137,13 +162,60 @@ describe('lowering a graph', () => {
   const errors: [GeneratorGraph['layers'], RegExp][] = [
     [[{ type: 'dense', name: 'nope' }], /layer 0 \(dense\): weight tensor "nope.weight" is missing/],
     [[{ type: 'dense', name: 'fc', layout: 'in_out' }], /tensor "fc.weight" has shape \[12, 5\], expected \[5, out\]/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [5, 2, 2], layout: 'NCHW' }], /holds 20 values, its input has 12/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' }, { type: 'dense', name: 'fc' }], /needs a vector input/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [4, 3, 1], layout: 'NCHW' }, { type: 'conv_transpose2d', name: 'up' }], /"up.weight" has shape \[3, 4, 4, 4\], expected \[4, out, kH, kW\]/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' }, { type: 'conv_transpose2d', name: 'up', kernel_size: 3 }], /kernel_size \[3, 3\] does not match the weight's 4x4/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' }, { type: 'conv_transpose2d', name: 'up', stride: 2, output_padding: 2 }], /output_padding \[2, 2\] must be smaller than the stride/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' }, { type: 'conv_transpose2d', name: 'up', padding: 3 }], /gives an empty/],
-    [[{ type: 'dense', name: 'fc' }, { type: 'batch_norm', name: 'bn' }], /tensor "bn.running_mean" has shape \[3\], expected \[12\]/],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [5, 2, 2], layout: 'NCHW' },
+      ],
+      /holds 20 values, its input has 12/,
+    ],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        { type: 'dense', name: 'fc' },
+      ],
+      /needs a vector input/,
+    ],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [4, 3, 1], layout: 'NCHW' },
+        { type: 'conv_transpose2d', name: 'up' },
+      ],
+      /"up.weight" has shape \[3, 4, 4, 4\], expected \[4, out, kH, kW\]/,
+    ],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        { type: 'conv_transpose2d', name: 'up', kernel_size: 3 },
+      ],
+      /kernel_size \[3, 3\] does not match the weight's 4x4/,
+    ],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        { type: 'conv_transpose2d', name: 'up', stride: 2, output_padding: 2 },
+      ],
+      /output_padding \[2, 2\] must be smaller than the stride/,
+    ],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'reshape', shape: [3, 2, 2], layout: 'NCHW' },
+        { type: 'conv_transpose2d', name: 'up', padding: 3 },
+      ],
+      /gives an empty/,
+    ],
+    [
+      [
+        { type: 'dense', name: 'fc' },
+        { type: 'batch_norm', name: 'bn' },
+      ],
+      /tensor "bn.running_mean" has shape \[3\], expected \[12\]/,
+    ],
     [[{ type: 'dense', name: 'fc', bias: 'missing' }], /bias tensor "missing" is missing/],
   ];
   for (const [layers, msg] of errors) {
@@ -179,7 +251,9 @@ describe('Generator.load without a GPU: graph errors come first', () => {
     await expect(Generator.load(safetensorsBytes({ 'fc.weight': [2, 2] }))).rejects.toThrow(/no generator graph.*generator\.json/);
   });
   it('a bad graph option is a ModelFormatError naming options.graph', async () => {
-    await expect(Generator.load(safetensorsBytes({ 'fc.weight': [2, 2] }), { graph: { nz: 2, layers: [{ type: 'swish' } as never] } })).rejects.toThrow(/options.graph: layer 0 \(swish\): unknown type/);
+    await expect(
+      Generator.load(safetensorsBytes({ 'fc.weight': [2, 2] }), { graph: { nz: 2, layers: [{ type: 'swish' } as never] } }),
+    ).rejects.toThrow(/options.graph: layer 0 \(swish\): unknown type/);
   });
   it('a missing folder is a FetchError naming the file', async () => {
     await expect(Generator.load('/nonexistent/gan')).rejects.toThrow(/\/nonexistent\/gan\/model.safetensors/);
@@ -191,7 +265,8 @@ describe('latents and slerp', () => {
     const a = randomLatents(100, 101, 7);
     expect(a).toEqual(randomLatents(100, 101, 7));
     expect(a).not.toEqual(randomLatents(100, 101, 8));
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (const x of a) m += x / a.length;
     for (const x of a) v += (x - m) ** 2 / a.length;
     expect(Math.abs(m)).toBeLessThan(0.02);
@@ -201,7 +276,8 @@ describe('latents and slerp', () => {
   });
 
   it('slerp keeps the norm between orthogonal latents of equal norm and hits both ends', () => {
-    const z0 = [3, 0, 0, 4], z1 = [0, 5, 0, 0];
+    const z0 = [3, 0, 0, 4],
+      z1 = [0, 5, 0, 0];
     const w = slerpLatents(z0, z1, 5);
     expect(Array.from(w.subarray(0, 4))).toEqual(z0);
     for (let i = 0; i < 4; i++) expect(w[16 + i]).toBeCloseTo(z1[i], 6);
@@ -227,7 +303,9 @@ describe('image helpers', () => {
     const want = [0, 128, 255, 255, 255, 0, 128, 255];
     expect(Array.from(imageRgba(nchw, { channels: 3, height: 1, width: 2, layout: 'NCHW', range: [-1, 1] }).data)).toEqual(want);
     expect(Array.from(imageRgba(nhwc, { channels: 3, height: 1, width: 2, layout: 'NHWC', range: [-1, 1] }).data)).toEqual(want);
-    expect(Array.from(imageRgba([0.5, 2], { channels: 1, height: 1, width: 2, layout: 'NHWC', range: [0, 1] }).data)).toEqual([128, 128, 128, 255, 255, 255, 255, 255]);
+    expect(Array.from(imageRgba([0.5, 2], { channels: 1, height: 1, width: 2, layout: 'NHWC', range: [0, 1] }).data)).toEqual([
+      128, 128, 128, 255, 255, 255, 255, 255,
+    ]);
     expect(() => imageRgba(nchw, { channels: 2, height: 1, width: 3, layout: 'NCHW', range: [0, 1] })).toThrow(OptionError);
   });
 

@@ -56,7 +56,9 @@ describe('GPT-2 logits against float64 PyTorch', () => {
           const e = checkLogits(got, golden.f32(`logits_${c.variant}_${T}`), c.rel, `${c.folder} ${c.variant} T=${T}`);
           errs.push(`T=${T}: ${e.toExponential(2)}`);
         }
-        console.log(`${c.folder}/${c.file} dtype=${c.dtype} layout=${lm.layout} vs logits_${c.variant}: max|err|/max|ref| ${errs.join(', ')}`);
+        console.log(
+          `${c.folder}/${c.file} dtype=${c.dtype} layout=${lm.layout} vs logits_${c.variant}: max|err|/max|ref| ${errs.join(', ')}`,
+        );
       } finally {
         lm.dispose();
       }
@@ -64,7 +66,11 @@ describe('GPT-2 logits against float64 PyTorch', () => {
   }
 
   it('matches the hidden states after every block', async () => {
-    for (const [folder, layout] of [['base', 'kn'], ['odd', 'nk'], ['relu', 'auto']] as const) {
+    for (const [folder, layout] of [
+      ['base', 'kn'],
+      ['odd', 'nk'],
+      ['relu', 'auto'],
+    ] as const) {
       const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
       const H = Number(golden.metadata.hidden_length);
       const lm = await load(gpu(), folder, 'model.safetensors', 'f32', layout);
@@ -81,7 +87,10 @@ describe('GPT-2 logits against float64 PyTorch', () => {
     // odd: wte and lm_head are 389 x 90 x 4 = 140 KB; cap bindings at 64 KB -> 3 chunks each
     const g = await Gpu.create({ capLimits: { maxStorageBufferBindingSize: 64 * 1024 } });
     try {
-      for (const [file, dtype, variant] of [['model.safetensors', 'f32', 'f32'], ['model-f16.safetensors', 'f16', 'f16']] as const) {
+      for (const [file, dtype, variant] of [
+        ['model.safetensors', 'f32', 'f32'],
+        ['model-f16.safetensors', 'f16', 'f16'],
+      ] as const) {
         const lm = await load(g, 'odd', file, dtype);
         expect(weightBuffers(lm, 'transformer.wte.weight')).toBeGreaterThan(1);
         expect(weightBuffers(lm, 'lm_head.weight')).toBeGreaterThan(1);

@@ -40,7 +40,9 @@ describe('GPT-2 124M shape', () => {
         const refMs = performance.now() - t2;
         const last = logits.subarray((ids.length - 1) * cfg.vocabSize);
         const r = assertClose(last, ref, { atol: 1e-4 * maxAbs(ref), rtol: 0, what: `124M ${dtype}` });
-        console.log(`124M ${dtype}: load ${loadMs.toFixed(0)} ms, forward T=${ids.length} ${fwdMs.toFixed(0)} ms, GPU memory ${(mem.liveBytes / 2 ** 20).toFixed(0)} MiB, CPU float64 reference ${refMs.toFixed(0)} ms, max|err|/max|ref| ${(r.maxAbsError / maxAbs(ref)).toExponential(2)}`);
+        console.log(
+          `124M ${dtype}: load ${loadMs.toFixed(0)} ms, forward T=${ids.length} ${fwdMs.toFixed(0)} ms, GPU memory ${(mem.liveBytes / 2 ** 20).toFixed(0)} MiB, CPU float64 reference ${refMs.toFixed(0)} ms, max|err|/max|ref| ${(r.maxAbsError / maxAbs(ref)).toExponential(2)}`,
+        );
         lm.dispose();
       }
       expect(g.memory().liveBuffers).toBe(0);

@@ -7,20 +7,41 @@ function nearestHalf(x: number): number {
   const a = Math.abs(x);
   const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
   if (a >= 65520) return sign | 0x7c00; // rounds to infinity
-  let lo = 0, hi = halves.length - 1;
+  let lo = 0,
+    hi = halves.length - 1;
   while (hi - lo > 1) {
     const m = (lo + hi) >> 1;
     if (halves[m] <= a) lo = m;
     else hi = m;
   }
-  const dl = a - halves[lo], dh = halves[hi] - a;
+  const dl = a - halves[lo],
+    dh = halves[hi] - a;
   const h = dl < dh ? lo : dh < dl ? hi : lo % 2 === 0 ? lo : hi;
   return sign | h;
 }
 
 describe('half-precision conversions', () => {
   it('f32 -> f16 rounds to nearest even, like an exhaustive search', () => {
-    const xs: number[] = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e-8, 5.96e-8, 2.98e-8, 6.1e-5, 6.09e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 3.14159, -2.71828, 1e5, -1e5];
+    const xs: number[] = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.99,
+      65520,
+      1e-8,
+      5.96e-8,
+      2.98e-8,
+      6.1e-5,
+      6.09e-5,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      3.14159,
+      -2.71828,
+      1e5,
+      -1e5,
+    ];
     let s = 12345;
     for (let i = 0; i < 20000; i++) {
       s = (Math.imul(s, 1103515245) + 12345) >>> 0;

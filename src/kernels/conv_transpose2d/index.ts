@@ -103,13 +103,25 @@ export interface ConvTransposeOptions extends Epilogue {
  * w is f32 [kh, kw, cin, cout]; the output size is yv.h x yv.w (PyTorch output_padding and Keras
  * 'same' are both just an output size and a start crop).
  */
-export async function convTranspose2d(plan: Plan, x: Tensor, xv: View4, w: Tensor, y: Tensor, yv: View4, opts: ConvTransposeOptions = {}): Promise<void> {
+export async function convTranspose2d(
+  plan: Plan,
+  x: Tensor,
+  xv: View4,
+  w: Tensor,
+  y: Tensor,
+  yv: View4,
+  opts: ConvTransposeOptions = {},
+): Promise<void> {
   const [sh, sw] = pair(opts.stride, 1);
   const [ph, pw] = pair(opts.padding, 0);
   const fail = (msg: string): never => {
     throw new OptionError(`conv_transpose2d: ${msg}`);
   };
-  for (const [name, t] of [['x', x], ['w', w], ['y', y]] as const) {
+  for (const [name, t] of [
+    ['x', x],
+    ['w', w],
+    ['y', y],
+  ] as const) {
     if (t.dtype !== 'f32') fail(`"${name}" (${t.label}) must be f32, got ${t.dtype}`);
   }
   if (w.shape.length !== 4) fail(`weight "${w.label}" must be [kh, kw, cin, cout], got [${w.shape.join(', ')}]`);
@@ -119,22 +131,41 @@ export async function convTranspose2d(plan: Plan, x: Tensor, xv: View4, w: Tenso
   const padded = wcout !== cout && wcout % 4 === 0 && wcout > cout && wcout - cout < 4;
   if (xv.c !== cin) fail(`input has ${xv.c} channels, weight "${w.label}" [${w.shape.join(', ')}] expects ${cin}`);
   if (wcout !== cout && !padded) fail(`output has ${yv.c} channels, weight "${w.label}" [${w.shape.join(', ')}] gives ${wcout}`);
-  if (padded && opts.path && opts.path !== 'auto' && opts.path !== 'vec') fail(`weight "${w.label}" is padded to ${wcout} channels for ${cout} outputs, which only the 'vec' path reads`);
-  if (opts.path !== undefined && !['auto', 'regs', 'vec', 'direct'].includes(opts.path)) fail(`path must be 'auto', 'regs', 'vec' or 'direct', got ${JSON.stringify(opts.path)}`);
+  if (padded && opts.path && opts.path !== 'auto' && opts.path !== 'vec')
+    fail(`weight "${w.label}" is padded to ${wcout} channels for ${cout} outputs, which only the 'vec' path reads`);
+  if (opts.path !== undefined && !['auto', 'regs', 'vec', 'direct'].includes(opts.path))
+    fail(`path must be 'auto', 'regs', 'vec' or 'direct', got ${JSON.stringify(opts.path)}`);
   if (yv.batch !== xv.batch) fail(`input batch ${xv.batch} != output batch ${yv.batch}`);
   if (!(sh >= 1 && sw >= 1 && Number.isInteger(sh) && Number.isInteger(sw))) fail(`stride must be positive integers, got [${sh}, ${sw}]`);
   if (!Number.isInteger(ph) || !Number.isInteger(pw)) fail(`padding must be integers, got [${ph}, ${pw}]`);
   checkView(xv, x, 'input', fail);
   checkView(yv, y, 'output', fail);
   checkEpilogue(opts, cout, fail);
-  if (opts.path === 'vec' && wcout % 4 !== 0) fail(`the 'vec' path needs a multiple of 4 output channels (or a weight padded to one with padChannels), got ${cout}`);
+  if (opts.path === 'vec' && wcout % 4 !== 0)
+    fail(`the 'vec' path needs a multiple of 4 output channels (or a weight padded to one with padChannels), got ${cout}`);
   if (opts.vecChannels !== undefined && !(opts.vecChannels === 4 || (opts.vecChannels === 8 && wcout % 8 === 0))) {
     fail(`vecChannels must be 4, or 8 for a multiple of 8 output channels; got ${opts.vecChannels} for ${cout}`);
   }
 
   let path: ConvTransposePath = padded ? 'vec' : opts.path && opts.path !== 'auto' ? opts.path : chooseConvTranspose(plan.gpu, cout);
   if (path === 'vec' && wcout % 4 !== 0) path = 'regs'; // 'auto' on an unpadded weight
-  const meta = META.pack({ batch: xv.batch, cin, ih: xv.h, iw: xv.w, cout, oh: yv.h, ow: yv.w, kh, kw, sh, sw, ph, pw, wcout, ...viewStrides(xv, yv) });
+  const meta = META.pack({
+    batch: xv.batch,
+    cin,
+    ih: xv.h,
+    iw: xv.w,
+    cout,
+    oh: yv.h,
+    ow: yv.w,
+    kh,
+    kw,
+    sh,
+    sw,
+    ph,
+    pw,
+    wcout,
+    ...viewStrides(xv, yv),
+  });
   const bindings = [plan.uniform(meta, 'conv_transpose2d'), x, w, ...epilogueBindings(opts, y)];
   const base = { ...epilogueParams(opts), path, cg: 0, xVec: false, wg: 64 };
   const maxDim = plan.gpu.limits.maxComputeWorkgroupsPerDimension;

@@ -41,7 +41,6 @@ export function weightFromPytorch(w: Float32Array, cin: number, cout: number, kh
 export function weightFromKeras(w: Float32Array, cin: number, cout: number, kh: number, kw: number): Float32Array {
   const out = new Float32Array(w.length);
   for (let t = 0; t < kh * kw; t++)
-    for (let co = 0; co < cout; co++)
-      for (let ci = 0; ci < cin; ci++) out[(t * cin + ci) * cout + co] = w[(t * cout + co) * cin + ci];
+    for (let co = 0; co < cout; co++) for (let ci = 0; ci < cin; ci++) out[(t * cin + ci) * cout + co] = w[(t * cout + co) * cin + ci];
   return out;
 }

@@ -96,7 +96,10 @@ export interface MatmulVariant {
  * load per lane and 32-bit word, so packed halves a GEMV's loads (1.2-1.45x faster decode matmuls,
  * bench/RESULTS.md); native elsewhere. Without shader-f16, always packed.
  */
-export function chooseMatmul(gpu: Gpu, s: { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: DType; f16?: F16Read }): MatmulVariant {
+export function chooseMatmul(
+  gpu: Gpu,
+  s: { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: DType; f16?: F16Read },
+): MatmulVariant {
   const vec4 = s.K % 4 === 0 && (s.layout === 'nk' || s.N % 4 === 0);
   const rowsPerInvocation = s.M <= 2 ? 1 : vec4 ? 8 : 4;
   const f16 = s.f16 ?? 'auto';
@@ -134,11 +137,14 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, y
   const xRowOffset = opts.xRowOffset ?? 0;
   const M = opts.rows ?? x.shape[0] - xRowOffset;
   if (x.dtype !== 'f32' || y.dtype !== 'f32') fail(`x and y must be f32 (weight "${label}")`);
-  if (x.shape[x.shape.length - 1] !== K) fail(`x [${x.shape.join(', ')}] does not match weight "${label}" ${layout} [${w.shape.join(', ')}] (K=${K})`);
-  if (!Number.isInteger(M) || M < 1 || !Number.isInteger(xRowOffset) || xRowOffset < 0) fail(`rows ${M} from row ${xRowOffset}: need whole numbers, rows >= 1`);
+  if (x.shape[x.shape.length - 1] !== K)
+    fail(`x [${x.shape.join(', ')}] does not match weight "${label}" ${layout} [${w.shape.join(', ')}] (K=${K})`);
+  if (!Number.isInteger(M) || M < 1 || !Number.isInteger(xRowOffset) || xRowOffset < 0)
+    fail(`rows ${M} from row ${xRowOffset}: need whole numbers, rows >= 1`);
   if ((xRowOffset + M) * K > x.size) fail(`rows ${xRowOffset}..${xRowOffset + M} exceed x [${x.shape.join(', ')}]`);
   if (y.size < M * N || y.shape[y.shape.length - 1] !== N) fail(`y [${y.shape.join(', ')}] cannot hold [${M}, ${N}] (weight "${label}")`);
-  if (opts.f16 !== undefined && !['auto', 'native', 'packed'].includes(opts.f16)) fail(`f16 must be 'auto', 'native' or 'packed', got ${JSON.stringify(opts.f16)}`);
+  if (opts.f16 !== undefined && !['auto', 'native', 'packed'].includes(opts.f16))
+    fail(`f16 must be 'auto', 'native' or 'packed', got ${JSON.stringify(opts.f16)}`);
   checkEpilogue(opts, N, fail);
   const chunks = w instanceof ChunkedTensor ? w.chunks : [{ tensor: w, start: 0, rows: wr }];
   if (chunks.length > 1 && layout === 'kn') {

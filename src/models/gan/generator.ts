@@ -45,7 +45,12 @@ interface Runner {
 }
 
 const isFolderMap = (s: unknown): s is Readonly<Record<string, ModelSource>> =>
-  typeof s === 'object' && s !== null && !(s instanceof URL) && !(s instanceof ArrayBuffer) && !(s instanceof Uint8Array) && !(typeof Blob !== 'undefined' && s instanceof Blob);
+  typeof s === 'object' &&
+  s !== null &&
+  !(s instanceof URL) &&
+  !(s instanceof ArrayBuffer) &&
+  !(s instanceof Uint8Array) &&
+  !(typeof Blob !== 'undefined' && s instanceof Blob);
 
 export class Generator {
   private readonly weights = new Map<Step, { w?: Tensor; bias?: Tensor; post?: Tensor }>();
@@ -68,7 +73,10 @@ export class Generator {
    * sources, holding model.safetensors and optionally generator.json) or from a safetensors file.
    */
   static async load(source: ModelFolder | ModelSource, options: GeneratorLoadOptions = {}): Promise<Generator> {
-    const asFile = (typeof source === 'string' && /\.safetensors$/i.test(source)) || (source instanceof URL && /\.safetensors$/i.test(source.pathname)) || !(typeof source === 'string' || source instanceof URL || isFolderMap(source));
+    const asFile =
+      (typeof source === 'string' && /\.safetensors$/i.test(source)) ||
+      (source instanceof URL && /\.safetensors$/i.test(source.pathname)) ||
+      !(typeof source === 'string' || source instanceof URL || isFolderMap(source));
     const weightsSource = asFile ? (source as ModelSource) : fileIn(source as ModelFolder, 'model.safetensors');
     if (weightsSource === undefined) throw new ModelFormatError('the model files have no model.safetensors');
     const st = await SafeTensors.load(weightsSource, { onProgress: options.onProgress });
@@ -127,9 +135,11 @@ export class Generator {
       .map((s) => {
         const shape = (v: Value) => (v.h * v.w === 1 ? `${v.c}` : `${v.c}x${v.h}x${v.w}`);
         const what =
-          s.kind === 'pointwise' ? 'scale_shift'
-          : s.dense ? 'dense (matmul)'
-          : `conv_transpose2d k${s.kh}x${s.kw} s${s.stride.join('x')} p${s.pad.join('x')}${viaMatmul(s) ? ' (matmul: 1x1 input)' : ''}`;
+          s.kind === 'pointwise'
+            ? 'scale_shift'
+            : s.dense
+              ? 'dense (matmul)'
+              : `conv_transpose2d k${s.kh}x${s.kw} s${s.stride.join('x')} p${s.pad.join('x')}${viaMatmul(s) ? ' (matmul: 1x1 input)' : ''}`;
         return `${what} ${s.label}: ${shape(s.x)} -> ${shape(s.y)}${s.fused.length ? ' + ' + s.fused.join(' + ') : ''}`;
       })
       .join('\n');
@@ -139,7 +149,9 @@ export class Generator {
     const limit = this.gpu.limits.maxStorageBufferBindingSize;
     for (const s of this.program.steps) {
       if (s.kind === 'conv' && s.weight.byteLength > limit) {
-        throw new LimitError(`weight "${s.label}" takes ${s.weight.byteLength} bytes, more than this device's maxStorageBufferBindingSize (${limit})`);
+        throw new LimitError(
+          `weight "${s.label}" takes ${s.weight.byteLength} bytes, more than this device's maxStorageBufferBindingSize (${limit})`,
+        );
       }
     }
     for (const s of this.program.steps) {
@@ -229,7 +241,8 @@ export class Generator {
 
   /** Images along the spherical path from z0 to z1 (frames of a latent walk). */
   async interpolate(z0: ArrayLike<number>, z1: ArrayLike<number>, frames: number): Promise<Float32Array> {
-    if (z0.length !== this.nz || z1.length !== this.nz) throw new OptionError(`interpolate: z0 and z1 must have nz = ${this.nz} values, got ${z0.length} and ${z1.length}`);
+    if (z0.length !== this.nz || z1.length !== this.nz)
+      throw new OptionError(`interpolate: z0 and z1 must have nz = ${this.nz} values, got ${z0.length} and ${z1.length}`);
     return this.generate({ z: slerpLatents(z0, z1, frames) });
   }
 
@@ -293,8 +306,15 @@ export class Generator {
  */
 function viaMatmul(s: ConvStep): boolean {
   const oneByOne =
-    s.x.h === 1 && s.x.w === 1 && s.stride[0] === 1 && s.stride[1] === 1 && s.pad[0] === 0 && s.pad[1] === 0 &&
-    s.y.h === s.kh && s.y.w === s.kw && (s.y.layout === 'NHWC' || s.kh * s.kw === 1);
+    s.x.h === 1 &&
+    s.x.w === 1 &&
+    s.stride[0] === 1 &&
+    s.stride[1] === 1 &&
+    s.pad[0] === 0 &&
+    s.pad[1] === 0 &&
+    s.y.h === s.kh &&
+    s.y.w === s.kw &&
+    (s.y.layout === 'NHWC' || s.kh * s.kw === 1);
   return s.dense || oneByOne;
 }
 
@@ -308,7 +328,8 @@ function matmulWeight(s: ConvStep): Float32Array {
   const [cin, cout, taps] = [s.x.c, s.y.c, s.kh * s.kw];
   if (taps === 1) return s.weight;
   const w = new Float32Array(s.weight.length);
-  for (let t = 0; t < taps; t++) for (let ci = 0; ci < cin; ci++) w.set(s.weight.subarray((t * cin + ci) * cout, (t * cin + ci + 1) * cout), (ci * taps + t) * cout);
+  for (let t = 0; t < taps; t++)
+    for (let ci = 0; ci < cin; ci++) w.set(s.weight.subarray((t * cin + ci) * cout, (t * cin + ci + 1) * cout), (ci * taps + t) * cout);
   return w;
 }
 
@@ -337,6 +358,9 @@ function batchLimit(p: Program, gpu: Gpu, wanted: number): number {
   const l = gpu.limits;
   let b = wanted;
   for (const n of p.bufferSizes) b = Math.min(b, Math.floor(Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize) / (n * 4)));
-  if (b < 1) throw new LimitError(`one sample of this generator does not fit this device's limits (maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize})`);
+  if (b < 1)
+    throw new LimitError(
+      `one sample of this generator does not fit this device's limits (maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize})`,
+    );
   return b;
 }

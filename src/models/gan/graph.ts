@@ -86,12 +86,17 @@ export function parseGraph(json: unknown, where = 'generator graph'): GeneratorG
   const g = json as Record<string, unknown>;
   if (!isPosInt(g.nz)) fail(`"nz" (the latent size) must be a positive integer, got ${JSON.stringify(g.nz)}`);
   if (!Array.isArray(g.layers) || g.layers.length === 0) fail('"layers" must be a non-empty array');
-  if (g.output !== undefined && g.output !== 'NCHW' && g.output !== 'NHWC') fail(`"output" must be "NCHW" or "NHWC", got ${JSON.stringify(g.output)}`);
-  if (g.range !== undefined && !(Array.isArray(g.range) && g.range.length === 2 && g.range.every(Number.isFinite) && g.range[0] < g.range[1])) {
+  if (g.output !== undefined && g.output !== 'NCHW' && g.output !== 'NHWC')
+    fail(`"output" must be "NCHW" or "NHWC", got ${JSON.stringify(g.output)}`);
+  if (
+    g.range !== undefined &&
+    !(Array.isArray(g.range) && g.range.length === 2 && g.range.every(Number.isFinite) && g.range[0] < g.range[1])
+  ) {
     fail(`"range" must be [low, high], got ${JSON.stringify(g.range)}`);
   }
   (g.layers as unknown[]).forEach((l, i) => {
-    const at = (msg: string): never => fail(`layer ${i}${l && typeof l === 'object' && 'type' in l ? ` (${String((l as any).type)})` : ''}: ${msg}`);
+    const at = (msg: string): never =>
+      fail(`layer ${i}${l && typeof l === 'object' && 'type' in l ? ` (${String((l as any).type)})` : ''}: ${msg}`);
     if (typeof l !== 'object' || l === null) return at('must be an object with a "type"');
     const L = l as Record<string, unknown>;
     if (!LAYER_TYPES.includes(L.type as string)) at(`unknown type ${JSON.stringify(L.type)}; expected one of ${LAYER_TYPES.join(', ')}`);
@@ -103,29 +108,38 @@ export function parseGraph(json: unknown, where = 'generator graph'): GeneratorG
         str('weight');
         if (L.bias !== undefined && L.bias !== false && typeof L.bias !== 'string') at('"bias" must be a tensor name or false');
         if (L.name === undefined && L.weight === undefined) at('needs "weight" (a tensor name) or "name"');
-        if (L.type === 'dense' && L.layout !== undefined && L.layout !== 'in_out' && L.layout !== 'out_in') at(`"layout" must be "in_out" or "out_in", got ${JSON.stringify(L.layout)}`);
+        if (L.type === 'dense' && L.layout !== undefined && L.layout !== 'in_out' && L.layout !== 'out_in')
+          at(`"layout" must be "in_out" or "out_in", got ${JSON.stringify(L.layout)}`);
         if (L.type === 'conv_transpose2d') {
-          if (L.layout !== undefined && L.layout !== 'pytorch' && L.layout !== 'keras') at(`"layout" must be "pytorch" or "keras", got ${JSON.stringify(L.layout)}`);
-          if (L.kernel_size !== undefined && !isPair(L.kernel_size, isPosInt)) at(`"kernel_size" must be a positive integer or a pair, got ${JSON.stringify(L.kernel_size)}`);
-          if (L.stride !== undefined && !isPair(L.stride, isPosInt)) at(`"stride" must be a positive integer or a pair, got ${JSON.stringify(L.stride)}`);
+          if (L.layout !== undefined && L.layout !== 'pytorch' && L.layout !== 'keras')
+            at(`"layout" must be "pytorch" or "keras", got ${JSON.stringify(L.layout)}`);
+          if (L.kernel_size !== undefined && !isPair(L.kernel_size, isPosInt))
+            at(`"kernel_size" must be a positive integer or a pair, got ${JSON.stringify(L.kernel_size)}`);
+          if (L.stride !== undefined && !isPair(L.stride, isPosInt))
+            at(`"stride" must be a positive integer or a pair, got ${JSON.stringify(L.stride)}`);
           if (L.padding !== undefined && L.padding !== 'same' && L.padding !== 'valid' && !isPair(L.padding, isNatInt)) {
             at(`"padding" must be a non-negative integer, a pair, "same" or "valid", got ${JSON.stringify(L.padding)}`);
           }
-          if (L.output_padding !== undefined && !isPair(L.output_padding, isNatInt)) at(`"output_padding" must be a non-negative integer or a pair, got ${JSON.stringify(L.output_padding)}`);
-          if (L.padding === 'same' && L.output_padding !== undefined && L.output_padding !== 0) at('"output_padding" cannot be combined with padding "same"');
+          if (L.output_padding !== undefined && !isPair(L.output_padding, isNatInt))
+            at(`"output_padding" must be a non-negative integer or a pair, got ${JSON.stringify(L.output_padding)}`);
+          if (L.padding === 'same' && L.output_padding !== undefined && L.output_padding !== 0)
+            at('"output_padding" cannot be combined with padding "same"');
         }
         break;
       case 'reshape':
-        if (!(Array.isArray(L.shape) && L.shape.length === 3 && L.shape.every(isPosInt))) at(`"shape" must be three positive integers ([C, H, W] or [H, W, C]), got ${JSON.stringify(L.shape)}`);
+        if (!(Array.isArray(L.shape) && L.shape.length === 3 && L.shape.every(isPosInt)))
+          at(`"shape" must be three positive integers ([C, H, W] or [H, W, C]), got ${JSON.stringify(L.shape)}`);
         if (L.layout !== 'NCHW' && L.layout !== 'NHWC') at(`"layout" must be "NCHW" or "NHWC", got ${JSON.stringify(L.layout)}`);
         break;
       case 'batch_norm':
         for (const k of ['name', 'weight', 'bias', 'mean', 'var']) str(k);
         if (L.name === undefined && (L.mean === undefined || L.var === undefined)) at('needs "mean" and "var" (tensor names) or "name"');
-        if (L.eps !== undefined && !(typeof L.eps === 'number' && L.eps >= 0)) at(`"eps" must be a non-negative number, got ${JSON.stringify(L.eps)}`);
+        if (L.eps !== undefined && !(typeof L.eps === 'number' && L.eps >= 0))
+          at(`"eps" must be a non-negative number, got ${JSON.stringify(L.eps)}`);
         break;
       case 'leaky_relu':
-        if (L.negative_slope !== undefined && !Number.isFinite(L.negative_slope)) at(`"negative_slope" must be a number, got ${JSON.stringify(L.negative_slope)}`);
+        if (L.negative_slope !== undefined && !Number.isFinite(L.negative_slope))
+          at(`"negative_slope" must be a number, got ${JSON.stringify(L.negative_slope)}`);
         break;
     }
   });
@@ -143,10 +157,19 @@ export function dcganGraph(tensors: ReadonlyMap<string, TensorInfo>, where = 'mo
   const names = [...tensors.keys()];
   const prefix = names.some((n) => n.startsWith('module.main.')) ? 'module.main.' : 'main.';
   const re = new RegExp(`^${prefix.replace(/\./g, '\\.')}(\\d+)\\.`);
-  const indices = [...new Set(names.map((n) => re.exec(n)?.[1]).filter((v): v is string => v !== undefined).map(Number))].sort((a, b) => a - b);
+  const indices = [
+    ...new Set(
+      names
+        .map((n) => re.exec(n)?.[1])
+        .filter((v): v is string => v !== undefined)
+        .map(Number),
+    ),
+  ].sort((a, b) => a - b);
   if (indices.length === 0) return undefined;
   const fail = (msg: string): never => {
-    throw new ModelFormatError(`${where}: the tensors are named like a PyTorch DCGAN generator (${prefix}{i}.*) but ${msg}; describe the model in a generator.json instead`);
+    throw new ModelFormatError(
+      `${where}: the tensors are named like a PyTorch DCGAN generator (${prefix}{i}.*) but ${msg}; describe the model in a generator.json instead`,
+    );
   };
   const layers: LayerSpec[] = [];
   let expect = 0; // the Sequential index the next conv must have
@@ -154,7 +177,8 @@ export function dcganGraph(tensors: ReadonlyMap<string, TensorInfo>, where = 'mo
   for (let j = 0; j < indices.length; j++) {
     const i = indices[j];
     const w = tensors.get(`${prefix}${i}.weight`);
-    if (!w || w.shape.length !== 4 || tensors.has(`${prefix}${i}.running_mean`)) fail(`${prefix}${i} is not a ConvTranspose2d where one was expected`);
+    if (!w || w.shape.length !== 4 || tensors.has(`${prefix}${i}.running_mean`))
+      fail(`${prefix}${i} is not a ConvTranspose2d where one was expected`);
     if (i !== expect) fail(`the ConvTranspose2d at index ${i} should be at index ${expect}`);
     const [cin, , kh, kw] = w!.shape;
     if (kh !== 4 || kw !== 4) fail(`${prefix}${i}.weight has kernel ${kh}x${kw}, not 4x4`);

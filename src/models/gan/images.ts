@@ -38,7 +38,8 @@ function checkSpec(images: ArrayLike<number>, spec: ImageSpec): number {
     throw new OptionError(`images: the output is [${channels}, ${height}, ${width}], not an image of 1, 3 or 4 channels`);
   }
   const per = channels * height * width;
-  if (images.length === 0 || images.length % per !== 0) throw new OptionError(`images: ${images.length} values are not a whole number of ${channels}x${height}x${width} images`);
+  if (images.length === 0 || images.length % per !== 0)
+    throw new OptionError(`images: ${images.length} values are not a whole number of ${channels}x${height}x${width} images`);
   return images.length / per;
 }
 
@@ -82,14 +83,17 @@ export function gridRgba(images: ArrayLike<number>, spec: ImageSpec, opts: GridO
   if (!Number.isInteger(pad) || pad < 0) throw new OptionError(`grid: pad must be a non-negative integer, got ${pad}`);
   if (!Number.isInteger(scale) || scale < 1) throw new OptionError(`grid: scale must be a positive integer, got ${scale}`);
   const rows = Math.ceil(count / cols);
-  const cw = spec.width * scale, ch = spec.height * scale;
-  const width = cols * cw + (cols + 1) * pad, height = rows * ch + (rows + 1) * pad;
+  const cw = spec.width * scale,
+    ch = spec.height * scale;
+  const width = cols * cw + (cols + 1) * pad,
+    height = rows * ch + (rows + 1) * pad;
   const data = new Uint8ClampedArray(width * height * 4);
   const bg = opts.background ?? [0, 0, 0, 255];
   for (let i = 0; i < width * height; i++) data.set(bg, i * 4);
   for (let i = 0; i < count; i++) {
     const img = imageRgba(images, spec, i);
-    const x0 = pad + (i % cols) * (cw + pad), y0 = pad + Math.floor(i / cols) * (ch + pad);
+    const x0 = pad + (i % cols) * (cw + pad),
+      y0 = pad + Math.floor(i / cols) * (ch + pad);
     for (let y = 0; y < ch; y++)
       for (let x = 0; x < cw; x++) {
         const s = (Math.floor(y / scale) * spec.width + Math.floor(x / scale)) * 4;

@@ -86,7 +86,8 @@ export function lowerGraph(graph: GeneratorGraph, st: SafeTensors): Program {
         return lw.dense(layer, at);
       case 'reshape': {
         const cur = lw.cur;
-        if (cur.h !== 1 || cur.w !== 1) at.fail(`can only reshape a vector (the latent or a dense output), got a ${cur.c}x${cur.h}x${cur.w} image`);
+        if (cur.h !== 1 || cur.w !== 1)
+          at.fail(`can only reshape a vector (the latent or a dense output), got a ${cur.c}x${cur.h}x${cur.w} image`);
         const [a, b, c] = layer.shape;
         const [C, H, W] = layer.layout === 'NCHW' ? [a, b, c] : [c, a, b];
         if (C * H * W !== cur.c) at.fail(`shape [${layer.shape.join(', ')}] holds ${C * H * W} values, its input has ${cur.c}`);
@@ -124,7 +125,11 @@ class LayerReader {
     if (!this.st.has(name)) this.fail(`${what} tensor "${name}" is missing`);
     const found = this.st.info(name).shape;
     const problem =
-      typeof shape === 'function' ? shape(found) : found.length === shape.length && found.every((d, i) => d === shape[i]) ? null : `expected [${shape.join(', ')}]`;
+      typeof shape === 'function'
+        ? shape(found)
+        : found.length === shape.length && found.every((d, i) => d === shape[i])
+          ? null
+          : `expected [${shape.join(', ')}]`;
     if (problem) this.fail(`tensor "${name}" has shape [${found.join(', ')}], ${problem}`);
     return this.st.f32(name);
   }
@@ -138,7 +143,13 @@ class LayerReader {
   }
 
   /** An optional bias: required when named explicitly, else used when present. */
-  optional(explicit: string | false | undefined, name: string | undefined, suffixes: string[], shape: number[], what: string): Float32Array | null {
+  optional(
+    explicit: string | false | undefined,
+    name: string | undefined,
+    suffixes: string[],
+    shape: number[],
+    what: string,
+  ): Float32Array | null {
     const n = this.pick(explicit, name, suffixes);
     return n && (explicit !== undefined || this.st.has(n)) ? this.tensor(n, shape, what) : null;
   }
@@ -170,9 +181,36 @@ class Lowering {
     this.open = step;
   }
 
-  private conv(label: string, dense: boolean, y: Value, k: [number, number], stride: [number, number], pad: [number, number], weight: Float32Array, bias: Float32Array | null): void {
+  private conv(
+    label: string,
+    dense: boolean,
+    y: Value,
+    k: [number, number],
+    stride: [number, number],
+    pad: [number, number],
+    weight: Float32Array,
+    bias: Float32Array | null,
+  ): void {
     const [kh, kw] = k;
-    this.push({ kind: 'conv', label, dense, x: this.cur, y, kh, kw, stride, pad, weight, bias, post: null, act: 'none', slope: 0, act2: 'none', slope2: 0, fused: [] });
+    this.push({
+      kind: 'conv',
+      label,
+      dense,
+      x: this.cur,
+      y,
+      kh,
+      kw,
+      stride,
+      pad,
+      weight,
+      bias,
+      post: null,
+      act: 'none',
+      slope: 0,
+      act2: 'none',
+      slope2: 0,
+      fused: [],
+    });
   }
 
   dense(layer: DenseLayer, at: LayerReader): void {
@@ -188,7 +226,9 @@ class Lowering {
         if (s.length !== 2) return `expected 2 dimensions (${inOut ? '[in, out]' : '[out, in]'})`;
         nOut = inOut ? s[1] : s[0];
         const nIn = inOut ? s[0] : s[1];
-        return nIn === cur.c ? null : `expected ${inOut ? `[${cur.c}, out]` : `[out, ${cur.c}]`} (layout ${layout}): its input has ${cur.c} features`;
+        return nIn === cur.c
+          ? null
+          : `expected ${inOut ? `[${cur.c}, out]` : `[out, ${cur.c}]`} (layout ${layout}): its input has ${cur.c} features`;
       },
       'weight',
     );
@@ -210,7 +250,9 @@ class Lowering {
         if (s.length !== 4) return `expected 4 dimensions (${keras ? '[kH, kW, out, in]' : '[in, out, kH, kW]'})`;
         [kh, kw, cout] = keras ? [s[0], s[1], s[2]] : [s[2], s[3], s[1]];
         const cin = keras ? s[3] : s[0];
-        return cin === cur.c ? null : `expected ${keras ? `[kH, kW, out, ${cur.c}]` : `[${cur.c}, out, kH, kW]`} (${keras ? 'keras' : 'pytorch'} layout): its input has ${cur.c} channels`;
+        return cin === cur.c
+          ? null
+          : `expected ${keras ? `[kH, kW, out, ${cur.c}]` : `[${cur.c}, out, kH, kW]`} (${keras ? 'keras' : 'pytorch'} layout): its input has ${cur.c} channels`;
       },
       'weight',
     );
@@ -226,7 +268,8 @@ class Lowering {
       [oh, ow] = [cur.h * stride[0], cur.w * stride[1]];
     } else {
       pad = pair(layer.padding === 'valid' || layer.padding === undefined ? 0 : layer.padding);
-      if (op[0] >= stride[0] || op[1] >= stride[1]) at.fail(`output_padding [${op.join(', ')}] must be smaller than the stride [${stride.join(', ')}]`);
+      if (op[0] >= stride[0] || op[1] >= stride[1])
+        at.fail(`output_padding [${op.join(', ')}] must be smaller than the stride [${stride.join(', ')}]`);
       oh = (cur.h - 1) * stride[0] - 2 * pad[0] + kh + op[0];
       ow = (cur.w - 1) * stride[1] - 2 * pad[1] + kw + op[1];
     }
@@ -276,7 +319,8 @@ class Lowering {
       this.steps.push({ kind: 'pointwise', label: `to ${layout}`, x: this.cur, y, affine: null, act: 'none', slope: 0, fused: [] });
       this.cur = y;
     }
-    if (this.steps.length === 0) throw new ModelFormatError(`${this.st.fileName}: the graph computes nothing (no dense or conv_transpose2d layer)`);
+    if (this.steps.length === 0)
+      throw new ModelFormatError(`${this.st.fileName}: the graph computes nothing (no dense or conv_transpose2d layer)`);
     const lastAct = [...this.graph.layers].reverse().find((l) => ['tanh', 'sigmoid', 'relu', 'leaky_relu'].includes(l.type))?.type;
     const range: [number, number] = this.graph.range ?? (lastAct === 'sigmoid' ? [0, 1] : [-1, 1]);
     return { nz: this.graph.nz, steps: this.steps, bufferSizes: this.bufferSizes, output: this.cur, range };
@@ -288,7 +332,12 @@ function batchNormAffine(layer: BatchNormLayer, C: number, at: LayerReader): Aff
   const pt = layer.name !== undefined && at.has(`${layer.name}.running_mean`);
   const n = (explicit: string | undefined, torch: string, keras: string) =>
     explicit ?? (layer.name === undefined ? undefined : pt ? `${layer.name}.${torch}` : `${layer.name}/${keras}`);
-  const [gName, bName, mName, vName] = [n(layer.weight, 'weight', 'gamma'), n(layer.bias, 'bias', 'beta'), n(layer.mean, 'running_mean', 'moving_mean'), n(layer.var, 'running_var', 'moving_variance')];
+  const [gName, bName, mName, vName] = [
+    n(layer.weight, 'weight', 'gamma'),
+    n(layer.bias, 'bias', 'beta'),
+    n(layer.mean, 'running_mean', 'moving_mean'),
+    n(layer.var, 'running_var', 'moving_variance'),
+  ];
   const mean = at.tensor(mName!, [C], 'running mean');
   const variance = at.tensor(vName!, [C], 'running variance');
   const gamma = gName && (layer.weight !== undefined || at.has(gName)) ? at.tensor(gName, [C], 'weight (gamma)') : null;
