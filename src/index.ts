@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // webgen's public API (the `webgen` entry): the same in a page, a Web Worker and Node.
 // Kernels and the runtime they are recorded with: `webgen/kernels`. Test and benchmark helpers
 // (GPT-2 checkpoints with random weights): `webgen/testing`.

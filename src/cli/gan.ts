@@ -5,7 +5,15 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodePng, Generator, imageRgba, OptionError, slerpLatents } from '../index.js';
+import pngjs from 'pngjs';
+import { Generator, imageRgba, OptionError, slerpLatents, type Rgba } from '../index.js';
+
+/** PNG bytes, by pngjs: bundled into the CLI (dist/node/cli.js), so the installed bin needs nothing more. */
+function png(img: Rgba): Uint8Array {
+  const p = new pngjs.PNG({ width: img.width, height: img.height });
+  p.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  return new Uint8Array(pngjs.PNG.sync.write(p));
+}
 
 /**
  * The project's own generator (a DCGAN trained on 32x32 emoji): pretrained/ of the package (beside
@@ -147,11 +155,11 @@ export async function runGan(args: string[]): Promise<number> {
         const img = imageRgba(images, spec, i);
         const scaled =
           scale > 1 ? gan.grid(images.subarray(i * gan.outputSize, (i + 1) * gan.outputSize), { cols: 1, pad: 0, scale }) : img;
-        await writeFile(join(out, `${frames ? 'frame' : 'image'}_${String(i).padStart(3, '0')}.png`), await encodePng(scaled));
+        await writeFile(join(out, `${frames ? 'frame' : 'image'}_${String(i).padStart(3, '0')}.png`), png(scaled));
       }
       console.log(`wrote ${n} PNGs to ${out}`);
     } else {
-      await writeFile(out, await gan.png(images, { cols, scale }));
+      await writeFile(out, png(gan.grid(images, { cols, scale })));
       console.log(`wrote ${out}`);
     }
     return 0;

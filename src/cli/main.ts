@@ -12,10 +12,9 @@ import { runGan } from './gan.js';
 /** The default text model, trained by tools/train_gpt2.py and shipped in the package. */
 export const DEFAULT_GPT2 = new URL('../../pretrained/gpt2-kjv/', import.meta.url).pathname;
 
-const USAGE = `usage: webgen <command> [options]
-
-commands:
-  generate [PROMPT]     stream a continuation of PROMPT (default model: pretrained/gpt2-kjv)
+/** Each command's usage lines; `webgen COMMAND --help` prints one, `webgen --help` all. */
+const COMMANDS: Record<string, string> = {
+  generate: `  generate [PROMPT]     stream a continuation of PROMPT (default model: pretrained/gpt2-kjv)
       --model DIR|URL             a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json + merges.txt)
       --dtype f32|f16             weight storage on the GPU (default f32)
       --max-new-tokens N          (default 50)
@@ -24,17 +23,25 @@ commands:
       --stop STRING               stop at STRING (repeatable)
       --num-return-sequences N    N samples of the same prompt, decoded as one batch
       --prompt-ids 1,2,3          token ids instead of PROMPT
-      --json                      print prompt ids, generated ids, text and timings as JSON
-  logits --ids 1,2,3 --out FILE   write the logits of every position as little-endian float32 [T, vocab]
-      --model DIR|URL  --dtype f32|f16
-  gan                             images from a GAN generator (default: the project's emoji DCGAN); webgen gan --help
-  selfcheck                       run one WGSL kernel on the adapter and check it against the CPU
-  wgsl [KERNEL]                   print the WGSL a kernel runs (no GPU needed); without KERNEL, list them
+      --json                      print prompt ids, generated ids, text and timings as JSON`,
+  logits: `  logits --ids 1,2,3 --out FILE   write the logits of every position as little-endian float32 [T, vocab]
+      --model DIR|URL  --dtype f32|f16`,
+  gan: `  gan                             images from a GAN generator (default: the project's emoji DCGAN); webgen gan --help`,
+  selfcheck: `  selfcheck                       run one WGSL kernel on the adapter and check it against the CPU`,
+  wgsl: `  wgsl [KERNEL]                   print the WGSL a kernel runs (no GPU needed); without KERNEL, list them
       --example NAME              one of the kernel's named params (default: its first)
-      --params JSON               params merged over the example's, e.g. '{"weight":"f16packed"}'
+      --params JSON               params merged over the example's, e.g. '{"weight":"f16packed"}'`,
+};
 
-environment:
-  WEBGEN_VULKAN=lavapipe|swiftshader   pick a software Vulkan driver for Dawn (machines without a GPU)
+const ENVIRONMENT = `environment:
+  WEBGEN_VULKAN=lavapipe|swiftshader   pick a software Vulkan driver for Dawn (machines without a GPU)`;
+
+const USAGE = `usage: webgen <command> [options]
+
+commands:
+${Object.values(COMMANDS).join('\n')}
+
+${ENVIRONMENT}
 `;
 
 function ints(s: string, flag: string): number[] {
@@ -220,6 +227,10 @@ function wgsl(args: string[]): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== 'gan' && command in COMMANDS && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(`usage: webgen ${command} [options]\n\n${COMMANDS[command]}\n\n${ENVIRONMENT}`);
+    return 0;
+  }
   switch (command) {
     case 'generate':
       return generate(rest);

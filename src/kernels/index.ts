@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // The kernel API (the `webgen/kernels` entry): every op webgen's models are built from, for people who
 // benchmark kernels or build their own models on the runtime. An op records dispatches into a Plan:
 //

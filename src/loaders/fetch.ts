@@ -15,8 +15,14 @@ function baseName(s: string): string {
   return clean.slice(clean.lastIndexOf('/') + 1) || clean;
 }
 
+/** node:fs/promises, imported by name at run time so that no browser build bundles or stubs it. */
+function nodeFs(): Promise<typeof import('node:fs/promises')> {
+  const name = 'node:fs/promises';
+  return import(/* @vite-ignore */ name);
+}
+
 async function readNodeFile(path: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
-  const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+  const fs = await nodeFs();
   let data: Uint8Array;
   try {
     data = await fs.readFile(path);
@@ -125,7 +131,7 @@ export async function folderHas(folder: ModelFolder, file: string): Promise<bool
   const src = fileIn(folder, file);
   if (src === undefined) return false;
   if (typeof src === 'string' && isNode && !/^(https?|data|blob):/i.test(src)) {
-    const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+    const fs = await nodeFs();
     return fs.access(src.startsWith('file:') ? new URL(src).pathname : src).then(
       () => true,
       () => false,

@@ -58,6 +58,22 @@ describe('webgen CLI', () => {
     expect(r.msPerToken).toBeGreaterThan(0);
   });
 
+  it('every command answers --help with its own usage, exit 0', async () => {
+    for (const command of ['generate', 'logits', 'gan', 'selfcheck', 'wgsl']) {
+      for (const flag of ['--help', '-h']) {
+        const { stdout } = await webgen(command, flag);
+        expect(stdout, `${command} ${flag}`).toMatch(new RegExp(`^usage: webgen ${command}`));
+      }
+    }
+  });
+
+  it("wgsl prints a kernel's assembled source", async () => {
+    const { stdout } = await webgen('wgsl', 'matmul', '--example', 'gemv-f16-packed');
+    expect(stdout).toMatch(/array<vec2u>/);
+    expect(stdout).toMatch(/@compute @workgroup_size\(WG\)/);
+    await expect(webgen('wgsl', 'nope')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/OptionError: no kernel "nope"/) });
+  });
+
   it('bad input is a clear error and a non-zero exit', async () => {
     await expect(webgen('logits', '--model', `${FIXTURES}gpt2/base`, '--ids', '1,x', '--out', join(tmp, 'x'))).rejects.toMatchObject({
       code: 1,

@@ -1,7 +1,8 @@
 // Generator outputs (float32, NCHW or NHWC, in a known range) as 8-bit RGBA images: one image, a grid
-// of them, an ImageData in the browser, a PNG in Node (pngjs, imported only when a PNG is asked for,
-// so browser bundles never pull it in).
+// of them, an ImageData in the browser, a PNG (an OffscreenCanvas in pages and workers; pngjs in Node,
+// imported by name only when a PNG is asked for, so browser bundles never pull it in).
 import { OptionError } from '../../errors.js';
+import { isNode } from '../../util.js';
 
 /** How a batch of generated images lies in a Float32Array. */
 export interface ImageSpec {
@@ -103,14 +104,24 @@ export function gridRgba(images: ArrayLike<number>, spec: ImageSpec, opts: GridO
   return { data, width, height };
 }
 
-/** PNG bytes of RGBA pixels (Node: encoded by pngjs). */
+/**
+ * PNG bytes of RGBA pixels: in a page or worker through an OffscreenCanvas, in Node through the npm
+ * package `pngjs` (an optional peer dependency, loaded by name only when a PNG is asked for).
+ */
 export async function encodePng(img: Rgba): Promise<Uint8Array> {
+  if (!isNode && typeof OffscreenCanvas !== 'undefined') {
+    const canvas = new OffscreenCanvas(img.width, img.height);
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new OptionError('encodePng: this browser gives no 2d context on an OffscreenCanvas');
+    ctx.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+    return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+  }
   const name = 'pngjs';
   let mod: typeof import('pngjs');
   try {
     mod = await import(/* @vite-ignore */ name);
   } catch (e) {
-    throw new OptionError('PNG output needs the npm package `pngjs` (Node only; in a page use toImageData and a canvas)', { cause: e });
+    throw new OptionError('PNG output in Node needs the npm package `pngjs`: npm install pngjs', { cause: e });
   }
   const PNG = mod.PNG ?? (mod as unknown as { default: typeof import('pngjs') }).default.PNG;
   const png = new PNG({ width: img.width, height: img.height });
