@@ -11,7 +11,7 @@ export default defineConfig({
     sourcemap: true,
     minify: false,
     lib: {
-      entry: { index: 'src/index.ts', kernels: 'src/kernels/index.ts', testing: 'src/testing/index.ts' },
+      entry: { index: 'src/index.ts', kernels: 'src/kernels/index.ts', testing: 'src/testing/index.ts', worker: 'src/worker/worker.ts' },
       formats: ['es'],
     },
     rollupOptions: {

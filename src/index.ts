@@ -5,7 +5,7 @@
 
 // Models
 export { GPT2, loadTokenizer } from './models/gpt2.js';
-export type { GPT2Options, WeightDType } from './models/gpt2.js';
+export type { GPT2Options, GPT2GenerateOptions, WeightDType } from './models/gpt2.js';
 export type { GPT2Stepper } from './models/gpt2_stepper.js';
 export { Generator } from './models/gan/generator.js';
 export type { GeneratorLoadOptions, GenerateRequest } from './models/gan/generator.js';
@@ -23,6 +23,10 @@ export type {
 } from './models/gan/graph.js';
 export { imageRgba, toImageData, gridRgba, encodePng } from './models/gan/images.js';
 export type { ImageSpec, Rgba, GridOptions } from './models/gan/images.js';
+
+// The worker engine: the same models in a Web Worker (its script: `webgen/worker`)
+export { connectWorker, WorkerEngine, WorkerGPT2, WorkerGenerator } from './worker/client.js';
+export type { WorkerGPT2Options, WorkerGeneratorOptions, GPT2Info, GeneratorInfo } from './worker/protocol.js';
 
 // Generation
 export { generateStream, generateAll } from './generation/generate.js';

@@ -28,6 +28,11 @@ import { GPT2Stepper } from './gpt2_stepper.js';
 
 export type WeightDType = 'f32' | 'f16';
 
+export interface GPT2GenerateOptions extends GenerateOptions {
+  /** While another generation runs on this model: wait for it ('queue', default) or reject ('reject'). */
+  ifBusy?: 'queue' | 'reject';
+}
+
 export interface GPT2Options {
   /** Storage of the weight matrices and embeddings: f16 halves memory and bandwidth. Default 'f32'. */
   dtype?: WeightDType;
@@ -114,7 +119,10 @@ export class GPT2 {
   private readonly step: GPUBuffer;
   private disposed = false;
   private stepper_?: GPT2Stepper;
-  private generating = false;
+  /** The end of the last generation queued; generations run one after another. */
+  private tail: Promise<void> = Promise.resolve();
+  /** Generations running or waiting. */
+  private pending = 0;
   private readonly invalidated = new Set<() => void>();
   /** The tokenizer found beside the weights (vocab.json + merges.txt, or tokenizer.json), if any. */
   tokenizer?: GPT2Tokenizer;
@@ -146,20 +154,33 @@ export class GPT2 {
     return all.map(line).join('\n');
   }
 
-  /** Streams the continuation of a prompt (text, or token ids) as pieces of text. */
-  async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GenerationPiece, GenerationResult> {
+  /**
+   * Streams the continuation of a prompt (text, or token ids) as pieces of text. One generation runs
+   * at a time on a model: a call made while another runs waits for it (first in, first out), or
+   * rejects with an OptionError when `ifBusy: 'reject'`. The wait starts at the first next().
+   */
+  async *generate(prompt: string | readonly number[], options: GPT2GenerateOptions = {}): AsyncGenerator<GenerationPiece, GenerationResult> {
     const codec = this.codec(typeof prompt !== 'string');
-    if (this.generating) throw new OptionError('a generation is already running on this model; wait for it or use another model instance');
-    this.generating = true;
+    const ifBusy = options.ifBusy ?? 'queue';
+    if (ifBusy !== 'queue' && ifBusy !== 'reject') throw new OptionError(`ifBusy must be 'queue' or 'reject', got ${JSON.stringify(ifBusy)}`);
+    if (ifBusy === 'reject' && this.pending > 0) throw new OptionError('a generation is already running on this model (ifBusy: "reject")');
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    this.pending++;
     try {
+      await previous;
+      options.signal?.throwIfAborted();
+      if (this.disposed) throw new DisposedError('this GPT2 model was disposed');
       return yield* generateStream(this.stepper, codec, prompt, options);
     } finally {
-      this.generating = false;
+      this.pending--;
+      release();
     }
   }
 
   /** Generates to the end and returns the texts, ids and timings. */
-  async complete(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
+  async complete(prompt: string | readonly number[], options: GPT2GenerateOptions = {}): Promise<GenerationResult> {
     const it = this.generate(prompt, options);
     for (;;) {
       const r = await it.next();

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { gatherCapacity, sample, samplerMeta } from '../../src/kernels/sample.js';
 import { parseGPT2Config } from '../../src/loaders/gpt2_config.js';
+import { OptionError } from '../../src/errors.js';
 import { GPT2 } from '../../src/models/gpt2.js';
 import { Gpu } from '../../src/runtime/device.js';
 import { generateAll, type TextCodec } from '../../src/generation/generate.js';
@@ -224,6 +225,30 @@ describe('GPT-2 generation on the GPU', () => {
     expect(n).toBe(5);
     const r = await lm.complete([1, 2], { maxNewTokens: 3, stopAtEos: false });
     expect(r.sequences[0].ids.length).toBe(3);
+    lm.dispose();
+  });
+
+  it('a second generate() on a busy model waits its turn (FIFO); ifBusy "reject" refuses; an abort while queued never runs', async () => {
+    const lm = await load(gpu(), 'base');
+    lm.tokenizer = idCodec as any;
+    const opts = { maxNewTokens: 8, stopAtEos: false, temperature: 0.9, seed: 3 };
+    const alone = (await lm.complete([1, 2], opts)).sequences[0].ids;
+    const order: string[] = [];
+    const first = lm.complete([1, 2], opts).then((r) => (order.push('first'), r));
+    const second = lm.complete([1, 2], { ...opts, maxNewTokens: 4 }).then((r) => (order.push('second'), r));
+    const [a, b] = await Promise.all([first, second]);
+    expect(order).toEqual(['first', 'second']);
+    expect(a.sequences[0].ids).toEqual(alone); // the queue does not disturb either run
+    expect(b.sequences[0].ids).toEqual(alone.slice(0, 4));
+
+    const running = lm.complete([1, 2], opts);
+    await expect(lm.complete([1, 2], { ...opts, ifBusy: 'reject' })).rejects.toThrow(OptionError);
+    const ac = new AbortController();
+    const queued = lm.complete([1, 2], { ...opts, signal: ac.signal });
+    ac.abort();
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect((await running).sequences[0].ids).toEqual(alone);
+    await expect(lm.complete([1, 2], { ...opts, ifBusy: 'wait' as any })).rejects.toThrow(/ifBusy/);
     lm.dispose();
   });
 });

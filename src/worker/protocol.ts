@@ -1,0 +1,61 @@
+// The messages between a page's WorkerEngine (client.ts) and the worker entry (worker.ts). Each
+// request carries an id; the worker answers with events of that id: progress and pieces while it
+// runs, then one result or one error. Errors travel as their class name, message and code.
+import type { GenerateRequest } from '../models/gan/generator.js';
+import type { ImageSpec } from '../models/gan/images.js';
+import type { GPT2Config } from '../loaders/gpt2_config.js';
+import type { GenerationPiece, GenerationResult } from '../generation/generate.js';
+import type { GPT2GenerateOptions, WeightDType } from '../models/gpt2.js';
+import type { ModelFolder, ModelSource } from '../loaders/fetch.js';
+
+/** GPT2Options that can cross postMessage (no device, adapter or callbacks). */
+export interface WorkerGPT2Options {
+  dtype?: WeightDType;
+  weightsFile?: string;
+  layout?: 'auto' | 'kn' | 'nk';
+  gpuOptions?: { disableF16?: boolean; powerPreference?: GPUPowerPreference };
+}
+
+/** GeneratorLoadOptions that can cross postMessage. */
+export interface WorkerGeneratorOptions {
+  maxBatch?: number;
+}
+
+export type WorkerGenerateOptions = Omit<GPT2GenerateOptions, 'signal'>;
+
+export type Request =
+  | { id: number; op: 'loadGPT2'; folder: ModelFolder; options: WorkerGPT2Options }
+  | { id: number; op: 'loadGenerator'; source: ModelFolder | ModelSource; options: WorkerGeneratorOptions }
+  | { id: number; op: 'generate'; model: number; prompt: string | number[]; options: WorkerGenerateOptions }
+  | { id: number; op: 'logits'; model: number; ids: number[] }
+  | { id: number; op: 'images'; model: number; request: GenerateRequest }
+  | { id: number; op: 'abort'; target: number }
+  | { id: number; op: 'dispose'; model: number };
+
+/** A request without its id (the engine numbers them). */
+export type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+export interface GPT2Info {
+  model: number;
+  config: GPT2Config;
+  hasTokenizer: boolean;
+  adapter: { description: string; hasF16: boolean };
+}
+
+export interface GeneratorInfo {
+  model: number;
+  nz: number;
+  image: ImageSpec;
+}
+
+export type Response =
+  | { id: number; type: 'progress'; file: string; loaded: number; total: number | undefined }
+  | { id: number; type: 'piece'; piece: GenerationPiece }
+  | { id: number; type: 'result'; value: GPT2Info | GeneratorInfo | GenerationResult | Float32Array | null }
+  | { id: number; type: 'error'; error: SerializedError };

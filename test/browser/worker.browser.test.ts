@@ -1,0 +1,174 @@
+// The worker engine in headless Chromium: models loaded and run in a Web Worker (the worker entry,
+// src/worker/worker.ts) through connectWorker(), against PyTorch's greedy tokens and the in-page
+// engine; abort across the boundary, the generation queue, typed errors, the GAN, dispose.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openHarness, type BrowserSession } from '../helpers/browser.js';
+import { loadSafetensors } from '../helpers/fixtures.js';
+
+const WORKER = '/src/worker/worker.ts';
+
+describe('worker engine in Chromium', () => {
+  let s: BrowserSession;
+  beforeAll(async () => {
+    s = await openHarness();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('loads the default model in a worker with progress; greedy tokens equal PyTorch, pieces stream', async () => {
+    const ref = loadSafetensors(new URL('../../pretrained/gpt2-kjv/reference.safetensors', import.meta.url).pathname);
+    const prompt = Array.from(ref.ints('prompt_ids'));
+    const want = Array.from(ref.ints('greedy_continuation'));
+    const r = await s.page.evaluate(
+      async (url: string, prompt: number[], n: number) => {
+        const w = (window as any).webgen;
+        const engine = w.connectWorker(new Worker(url, { type: 'module' }));
+        const progress: string[] = [];
+        const lm = await engine.loadGPT2('/pretrained/gpt2-kjv/', { dtype: 'f16', onProgress: (p: any) => progress.push(p.file) });
+        let streamed = '';
+        const it = lm.generate(prompt, { maxNewTokens: n, stopAtEos: false });
+        let res;
+        for (;;) {
+          const step = await it.next();
+          if (step.done) {
+            res = step.value;
+            break;
+          }
+          streamed += step.value.text;
+        }
+        const logits = await lm.logits(prompt);
+        await lm.dispose();
+        engine.terminate();
+        return {
+          ids: res.sequences[0].ids,
+          text: res.sequences[0].text,
+          streamed,
+          progress,
+          logitsLength: logits.length,
+          vocab: lm.config.vocabSize,
+        };
+      },
+      WORKER,
+      prompt,
+      want.length,
+    );
+    expect(r.ids).toEqual(want);
+    expect(r.streamed).toBe(r.text);
+    expect(r.progress).toContain('model.safetensors');
+    expect(r.logitsLength).toBe(prompt.length * r.vocab);
+  });
+
+  it('an AbortSignal stops the worker loop; queued generations run in order; ifBusy reject; errors keep their class and code', async () => {
+    const r = await s.page.evaluate(async (url: string) => {
+      const w = (window as any).webgen;
+      const engine = w.connectWorker(new Worker(url, { type: 'module' }));
+      const lm = await engine.loadGPT2('/pretrained/gpt2-kjv/', { dtype: 'f16' });
+      const greedy = { maxNewTokens: 6, stopAtEos: false };
+      const alone = await lm.complete('And God said', greedy);
+
+      // abort after 3 pieces of a 200-token generation
+      const ctl = new AbortController();
+      let pieces = 0;
+      let abortName = '';
+      const t0 = performance.now();
+      try {
+        for await (const _ of lm.generate('And the LORD', { maxNewTokens: 200, stopAtEos: false, signal: ctl.signal })) {
+          if (++pieces === 3) ctl.abort();
+        }
+      } catch (e: any) {
+        abortName = e?.name;
+      }
+      const abortMs = performance.now() - t0;
+      // the worker's model is free again: this runs now, not after 197 more tokens
+      const t1 = performance.now();
+      const after = await lm.complete('And God said', greedy);
+      const afterMs = performance.now() - t1;
+
+      // two at once: the second waits for the first (first in, first out), both as when run alone
+      const order: number[] = [];
+      const [a, b] = await Promise.all([
+        lm.complete('And God said', greedy).then((x: any) => (order.push(1), x)),
+        lm.complete('And God said', { ...greedy, maxNewTokens: 3 }).then((x: any) => (order.push(2), x)),
+      ]);
+      // ifBusy: 'reject' while another runs
+      const running = lm.complete('And God said', greedy);
+      let busy: any = {};
+      try {
+        await lm.complete('And God said', { ...greedy, ifBusy: 'reject' });
+      } catch (e: any) {
+        busy = { name: e.name, code: e.code, isOption: e instanceof w.OptionError, message: e.message };
+      }
+      await running;
+      // a bad option: the OptionError thrown in the worker arrives as one here
+      let bad: any = {};
+      try {
+        await lm.complete('And God said', { temperature: -1 });
+      } catch (e: any) {
+        bad = { name: e.name, code: e.code, isOption: e instanceof w.OptionError, message: e.message };
+      }
+      let missing: any = {};
+      try {
+        await engine.loadGPT2('/no/such/model/');
+      } catch (e: any) {
+        missing = { name: e.name, code: e.code, isWebgen: e instanceof w.WebgenError, message: e.message };
+      }
+      await lm.dispose();
+      let disposed = '';
+      try {
+        await lm.complete('x', greedy);
+      } catch (e: any) {
+        disposed = e.name;
+      }
+      engine.terminate();
+      return {
+        alone: alone.sequences[0].ids,
+        after: after.sequences[0].ids,
+        a: a.sequences[0].ids,
+        b: b.sequences[0].ids,
+        order,
+        pieces,
+        abortName,
+        abortMs,
+        afterMs,
+        busy,
+        bad,
+        missing,
+        disposed,
+      };
+    }, WORKER);
+    expect(r.abortName).toBe('AbortError');
+    expect(r.pieces).toBeLessThan(10);
+    expect(r.after).toEqual(r.alone);
+    expect(r.a).toEqual(r.alone);
+    expect(r.b).toEqual(r.alone.slice(0, 3));
+    expect(r.order).toEqual([1, 2]);
+    expect(r.busy).toMatchObject({ name: 'OptionError', code: 'E_OPTION', isOption: true });
+    expect(r.busy.message).toMatch(/already running/);
+    expect(r.bad).toMatchObject({ name: 'OptionError', code: 'E_OPTION', isOption: true });
+    expect(r.bad.message).toMatch(/temperature/);
+    expect(r.missing).toMatchObject({ isWebgen: true });
+    expect(r.missing.message).toMatch(/no\/such\/model/);
+    expect(r.disposed).toBe('DisposedError');
+  });
+
+  it('runs the GAN generator in the worker, the same images as in the page', async () => {
+    const r = await s.page.evaluate(async (url: string) => {
+      const w = (window as any).webgen;
+      const engine = w.connectWorker(new Worker(url, { type: 'module' }));
+      const gan = await engine.loadGenerator('/pretrained/dcgan-emoji/');
+      const inWorker = await gan.generate({ count: 2, seed: 7 });
+      const local = await w.Generator.load('/pretrained/dcgan-emoji/');
+      const inPage = await local.generate({ count: 2, seed: 7 });
+      local.dispose();
+      await gan.dispose();
+      engine.terminate();
+      let maxDiff = 0;
+      for (let i = 0; i < inPage.length; i++) maxDiff = Math.max(maxDiff, Math.abs(inPage[i] - inWorker[i]));
+      return { n: inWorker.length, expected: 2 * gan.image.channels * gan.image.height * gan.image.width, maxDiff, nz: gan.nz };
+    }, WORKER);
+    expect(r.n).toBe(r.expected);
+    expect(r.nz).toBe(64);
+    expect(r.maxDiff).toBe(0); // the same kernels on the same adapter
+  });
+});
