@@ -159,10 +159,14 @@ export class GPT2 {
    * at a time on a model: a call made while another runs waits for it (first in, first out), or
    * rejects with an OptionError when `ifBusy: 'reject'`. The wait starts at the first next().
    */
-  async *generate(prompt: string | readonly number[], options: GPT2GenerateOptions = {}): AsyncGenerator<GenerationPiece, GenerationResult> {
+  async *generate(
+    prompt: string | readonly number[],
+    options: GPT2GenerateOptions = {},
+  ): AsyncGenerator<GenerationPiece, GenerationResult> {
     const codec = this.codec(typeof prompt !== 'string');
     const ifBusy = options.ifBusy ?? 'queue';
-    if (ifBusy !== 'queue' && ifBusy !== 'reject') throw new OptionError(`ifBusy must be 'queue' or 'reject', got ${JSON.stringify(ifBusy)}`);
+    if (ifBusy !== 'queue' && ifBusy !== 'reject')
+      throw new OptionError(`ifBusy must be 'queue' or 'reject', got ${JSON.stringify(ifBusy)}`);
     if (ifBusy === 'reject' && this.pending > 0) throw new OptionError('a generation is already running on this model (ifBusy: "reject")');
     const previous = this.tail;
     let release!: () => void;
