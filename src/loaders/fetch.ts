@@ -10,6 +10,12 @@ export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
 /** Called as bytes arrive; `total` is undefined when the server does not say. */
 export type ProgressCallback = (p: { file: string; loaded: number; total: number | undefined }) => void;
 
+export interface ReadOptions {
+  onProgress?: ProgressCallback;
+  /** Aborts the read: it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 function baseName(s: string): string {
   const clean = s.split(/[?#]/)[0];
   return clean.slice(clean.lastIndexOf('/') + 1) || clean;
@@ -21,12 +27,13 @@ function nodeFs(): Promise<typeof import('node:fs/promises')> {
   return import(/* @vite-ignore */ name);
 }
 
-async function readNodeFile(path: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+async function readNodeFile(path: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
   const fs = await nodeFs();
   let data: Uint8Array;
   try {
-    data = await fs.readFile(path);
+    data = await fs.readFile(path, { signal });
   } catch (e) {
+    if (signal?.aborted) throw signal.reason;
     const code = (e as NodeJS.ErrnoException).code;
     throw new FetchError(`cannot read "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
   }
@@ -35,11 +42,12 @@ async function readNodeFile(path: string, onProgress?: ProgressCallback): Promis
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
-async function readUrl(url: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+async function readUrl(url: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await fetch(url, { signal });
   } catch (e) {
+    if (signal?.aborted) throw signal.reason;
     throw new FetchError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
   }
   if (!res.ok) throw new FetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
@@ -56,6 +64,10 @@ async function readUrl(url: string, onProgress?: ProgressCallback): Promise<Uint
   let out = new Uint8Array(total ?? 1 << 20);
   let loaded = 0;
   for (;;) {
+    if (signal?.aborted) {
+      await reader.cancel().catch(() => undefined);
+      throw signal.reason;
+    }
     const { done, value } = await reader.read();
     if (done) break;
     if (loaded + value.byteLength > out.byteLength) {
@@ -71,11 +83,9 @@ async function readUrl(url: string, onProgress?: ProgressCallback): Promise<Uint
 }
 
 /** Reads a whole source into memory; `name` is what errors call it. */
-export async function readSource(
-  source: ModelSource,
-  options: { onProgress?: ProgressCallback } = {},
-): Promise<{ bytes: Uint8Array; name: string }> {
-  const { onProgress } = options;
+export async function readSource(source: ModelSource, options: ReadOptions = {}): Promise<{ bytes: Uint8Array; name: string }> {
+  const { onProgress, signal } = options;
+  signal?.throwIfAborted();
   if (source instanceof Uint8Array) return { bytes: source, name: 'buffer' };
   if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: 'buffer' };
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
@@ -87,25 +97,19 @@ export async function readSource(
   const s = source instanceof URL ? source.href : String(source);
   if (isNode && !/^(https?|data|blob):/i.test(s)) {
     const path = s.startsWith('file:') ? new URL(s).pathname : s;
-    return { bytes: await readNodeFile(path, onProgress), name: path };
+    return { bytes: await readNodeFile(path, onProgress, signal), name: path };
   }
-  return { bytes: await readUrl(s, onProgress), name: s };
+  return { bytes: await readUrl(s, onProgress, signal), name: s };
 }
 
 /** Reads a text file (config.json, vocab.json, merges.txt). */
-export async function readText(
-  source: ModelSource,
-  options: { onProgress?: ProgressCallback } = {},
-): Promise<{ text: string; name: string }> {
+export async function readText(source: ModelSource, options: ReadOptions = {}): Promise<{ text: string; name: string }> {
   const { bytes, name } = await readSource(source, options);
   return { text: new TextDecoder().decode(bytes), name };
 }
 
 /** Reads and parses a JSON file; a syntax error names the file. */
-export async function readJson<T = unknown>(
-  source: ModelSource,
-  options: { onProgress?: ProgressCallback } = {},
-): Promise<{ json: T; name: string }> {
+export async function readJson<T = unknown>(source: ModelSource, options: ReadOptions = {}): Promise<{ json: T; name: string }> {
   const { text, name } = await readText(source, options);
   try {
     return { json: JSON.parse(text) as T, name };
@@ -144,4 +148,32 @@ export async function folderHas(folder: ModelFolder, file: string): Promise<bool
     );
   }
   return true;
+}
+
+export interface HubOptions {
+  /** A branch, tag or commit of the hub repository (default 'main'). */
+  revision?: string;
+  /** The hub's address (default https://huggingface.co; a mirror or a local server serving the same paths). */
+  hubHost?: string;
+}
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+
+/**
+ * A Hugging Face hub id ("owner/name": one slash, no scheme, no leading '.' or '/', no trailing '/')
+ * becomes the URL prefix of its files, `<hubHost>/<id>/resolve/<revision>/`. In Node a local directory
+ * of that name wins. Other folders are returned as they are (a relative folder URL in a page: end it
+ * with '/', or start it with './').
+ */
+export async function resolveFolder(folder: ModelFolder, options: HubOptions = {}): Promise<ModelFolder> {
+  if (typeof folder !== 'string' || !HUB_ID.test(folder)) return folder;
+  if (isNode) {
+    const local = await (await nodeFs()).stat(folder).then(
+      () => true,
+      () => false,
+    );
+    if (local) return folder;
+  }
+  const host = (options.hubHost ?? 'https://huggingface.co').replace(/\/+$/, '');
+  return `${host}/${folder}/resolve/${encodeURIComponent(options.revision ?? 'main')}/`;
 }

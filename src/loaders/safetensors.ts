@@ -2,7 +2,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the tensor data.
 import { ModelFormatError } from '../errors.js';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from '../runtime/half.js';
-import { readSource, type ModelSource, type ProgressCallback } from './fetch.js';
+import { readJson, readSource, type ModelSource, type ReadOptions } from './fetch.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -31,7 +31,18 @@ export interface TensorInfo {
   readonly byteLength: number;
 }
 
-export class SafeTensors {
+/** What a model reads of its weights: one safetensors file or a sharded set of them. */
+export interface TensorReader {
+  /** Names the file (or the index of a sharded set) in every error. */
+  readonly fileName: string;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  f32(name: string): Float32Array;
+  f16Bits(name: string): Uint16Array;
+}
+
+export class SafeTensors implements TensorReader {
   private constructor(
     /** Names the file in every error. */
     readonly fileName: string,
@@ -41,7 +52,7 @@ export class SafeTensors {
   ) {}
 
   /** Loads from an ArrayBuffer, a Blob/File, a URL (streamed, with progress) or a file path in Node. */
-  static async load(source: ModelSource, options: { onProgress?: ProgressCallback; name?: string } = {}): Promise<SafeTensors> {
+  static async load(source: ModelSource, options: ReadOptions & { name?: string } = {}): Promise<SafeTensors> {
     const { bytes, name } = await readSource(source, options);
     return SafeTensors.fromBytes(bytes, options.name ?? name);
   }
@@ -228,4 +239,70 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
     p += b.byteLength;
   }
   return out;
+}
+
+/**
+ * A checkpoint split into shards (`model.safetensors.index.json` + `model-00001-of-0000N.safetensors`
+ * ...): the index's weight_map names each tensor's shard; shards are fetched in parallel.
+ */
+export class ShardedSafeTensors implements TensorReader {
+  private constructor(
+    readonly fileName: string,
+    private readonly byTensor: ReadonlyMap<string, SafeTensors>,
+    readonly tensors: ReadonlyMap<string, TensorInfo>,
+  ) {}
+
+  /** Reads the index, then every shard it names through `shard(file)`; errors name the index or the shard. */
+  static async load(
+    index: ModelSource,
+    shard: (file: string) => ModelSource | undefined,
+    options: ReadOptions = {},
+  ): Promise<ShardedSafeTensors> {
+    const { json, name } = await readJson<{ weight_map?: unknown }>(index, options);
+    const map = json?.weight_map;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new ModelFormatError(`${name}: no "weight_map" object`);
+    const entries = Object.entries(map as Record<string, unknown>);
+    for (const [t, f] of entries) if (typeof f !== 'string') throw new ModelFormatError(`${name}: weight_map["${t}"] is not a file name`);
+    const files = [...new Set(entries.map(([, f]) => f as string))];
+    const shards = await Promise.all(
+      files.map((f) => {
+        const src = shard(f);
+        if (src === undefined) throw new ModelFormatError(`${name}: shard "${f}" is not in the model files`);
+        return SafeTensors.load(src, { ...options, name: f });
+      }),
+    );
+    const shardOf = new Map(files.map((f, i) => [f, shards[i]]));
+    const byTensor = new Map<string, SafeTensors>();
+    const tensors = new Map<string, TensorInfo>();
+    for (const [t, f] of entries) {
+      const st = shardOf.get(f as string)!;
+      if (!st.has(t)) throw new ModelFormatError(`${name}: tensor "${t}" is mapped to ${f}, which does not hold it`);
+      byTensor.set(t, st);
+      tensors.set(t, st.info(t));
+    }
+    return new ShardedSafeTensors(name, byTensor, tensors);
+  }
+
+  has(name: string): boolean {
+    return this.byTensor.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const st = this.byTensor.get(name);
+    if (!st) throw new ModelFormatError(`${this.fileName}: tensor "${name}" is missing`);
+    return st.info(name);
+  }
+
+  f32(name: string): Float32Array {
+    return this.shard(name).f32(name);
+  }
+
+  f16Bits(name: string): Uint16Array {
+    return this.shard(name).f16Bits(name);
+  }
+
+  private shard(name: string): SafeTensors {
+    this.info(name);
+    return this.byTensor.get(name)!;
+  }
 }

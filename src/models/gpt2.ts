@@ -15,9 +15,18 @@ import { kvStore, type KvCache } from '../kernels/kv_store.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { matmul } from '../kernels/matmul/index.js';
 import { STEP } from '../kernels/uniform.js';
-import { fileIn, folderHas, readJson, readText, type ModelFolder, type ProgressCallback } from '../loaders/fetch.js';
+import {
+  fileIn,
+  folderHas,
+  readJson,
+  readText,
+  resolveFolder,
+  type ModelFolder,
+  type ProgressCallback,
+  type ReadOptions,
+} from '../loaders/fetch.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
-import { SafeTensors } from '../loaders/safetensors.js';
+import { SafeTensors, ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
 import { GPT2Tokenizer } from '../loaders/tokenizer.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
 import { Gpu, type GpuOptions } from '../runtime/device.js';
@@ -39,9 +48,15 @@ export interface GPT2Options {
   /** A device to share; otherwise the model creates one and destroys it in dispose(). */
   gpu?: Gpu;
   gpuOptions?: GpuOptions;
-  /** Weights file inside the folder (default model.safetensors). */
+  /** Weights file inside the folder (default model.safetensors, else the shards model.safetensors.index.json names). */
   weightsFile?: string;
   onProgress?: ProgressCallback;
+  /** Aborts the load: downloads stop, whatever was uploaded is freed, and load() rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** For a hub id ("owner/name"): the revision (default 'main'). */
+  revision?: string;
+  /** For a hub id: the hub's address (default https://huggingface.co). */
+  hubHost?: string;
   /**
    * How the Conv1D matrices are laid out on the GPU: 'kn' as stored ([in, out]: neighbouring
    * invocations read neighbouring columns, which GPUs coalesce), 'nk' transposed at load ([out, in]:
@@ -237,24 +252,30 @@ export class GPT2 {
     };
   }
 
-  /** Loads config.json and model.safetensors from a folder (directory path, URL prefix or file map). */
-  static async load(folder: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
+  /**
+   * Loads a GPT-2 from a folder: a directory path (Node), a URL prefix, a map of file names to sources
+   * (dropped Files), or a Hugging Face hub id ("openai-community/gpt2", with `revision` and `hubHost`).
+   * The folder holds config.json, model.safetensors (or model.safetensors.index.json and its shards)
+   * and the tokenizer files; they are fetched in parallel.
+   */
+  static async load(source: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
+    const { signal, onProgress } = options;
+    const folder = await resolveFolder(source, options);
     const cfgSrc = fileIn(folder, 'config.json');
     if (cfgSrc === undefined) throw new ModelFormatError('model folder has no config.json');
-    const { json, name } = await readJson(cfgSrc);
+    const [{ json, name }, tokenizer, st] = await Promise.all([
+      readJson(cfgSrc, { signal }),
+      loadTokenizer(folder, signal),
+      loadWeights(folder, options.weightsFile, { onProgress, signal }),
+    ]);
     const config = parseGPT2Config(json, name);
-    const weightsFile = options.weightsFile ?? 'model.safetensors';
-    const wSrc = fileIn(folder, weightsFile);
-    if (wSrc === undefined) throw new ModelFormatError(`model folder has no ${weightsFile}`);
-    const tokenizer = await loadTokenizer(folder);
-    const st = await SafeTensors.load(wSrc, { onProgress: options.onProgress });
     const lm = await GPT2.fromSafetensors(st, config, options);
     lm.tokenizer = tokenizer;
     return lm;
   }
 
   /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */
-  static async fromSafetensors(st: SafeTensors, config: GPT2Config, options: GPT2Options = {}): Promise<GPT2> {
+  static async fromSafetensors(st: TensorReader, config: GPT2Config, options: GPT2Options = {}): Promise<GPT2> {
     const dtype = options.dtype ?? 'f32';
     if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
     const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
@@ -263,7 +284,8 @@ export class GPT2 {
     if (layout !== 'kn' && layout !== 'nk')
       throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
     try {
-      const weights = uploadWeights(gpu, st, config, dtype, layout, made);
+      const weights = await uploadWeights(gpu, st, config, dtype, layout, made, options.signal);
+      options.signal?.throwIfAborted();
       return new GPT2(gpu, !options.gpu, config, dtype, weights);
     } catch (e) {
       for (const t of made) t.dispose();
@@ -460,26 +482,43 @@ export class GPT2 {
 }
 
 /** The GPT-2 tokenizer in a model folder: vocab.json + merges.txt, else tokenizer.json, else none. */
-export async function loadTokenizer(folder: ModelFolder): Promise<GPT2Tokenizer | undefined> {
-  if ((await folderHas(folder, 'vocab.json')) && (await folderHas(folder, 'merges.txt'))) {
-    const vocab = await readText(fileIn(folder, 'vocab.json')!);
-    const merges = await readText(fileIn(folder, 'merges.txt')!);
-    return GPT2Tokenizer.fromVocabAndMerges(vocab.text, merges.text);
+export async function loadTokenizer(folder: ModelFolder, signal?: AbortSignal): Promise<GPT2Tokenizer | undefined> {
+  const [vocab, merges] = await Promise.all([folderHas(folder, 'vocab.json'), folderHas(folder, 'merges.txt')]);
+  if (vocab && merges) {
+    const [v, m] = await Promise.all([
+      readText(fileIn(folder, 'vocab.json')!, { signal }),
+      readText(fileIn(folder, 'merges.txt')!, { signal }),
+    ]);
+    return GPT2Tokenizer.fromVocabAndMerges(v.text, m.text);
   }
   if (await folderHas(folder, 'tokenizer.json'))
-    return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!)).text);
+    return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!, { signal })).text);
   return undefined;
 }
 
+/** The folder's weights: `file` if given, else model.safetensors, else the shards of model.safetensors.index.json. */
+async function loadWeights(folder: ModelFolder, file: string | undefined, options: ReadOptions): Promise<TensorReader> {
+  const single = file ?? 'model.safetensors';
+  if (file !== undefined || (await folderHas(folder, single))) {
+    const src = fileIn(folder, single);
+    if (src === undefined) throw new ModelFormatError(`model folder has no ${single}`);
+    return SafeTensors.load(src, options);
+  }
+  const index = 'model.safetensors.index.json';
+  if (await folderHas(folder, index)) return ShardedSafeTensors.load(fileIn(folder, index)!, (f) => fileIn(folder, f), options);
+  throw new ModelFormatError(`model folder has neither ${single} nor ${index}`);
+}
+
 /** Checks every tensor against the config and uploads it; tensors made are pushed to `made`. */
-function uploadWeights(
+async function uploadWeights(
   gpu: Gpu,
-  st: SafeTensors,
+  st: TensorReader,
   cfg: GPT2Config,
   dtype: WeightDType,
   layout: 'kn' | 'nk',
   made: { dispose(): void }[],
-): Weights {
+  signal?: AbortSignal,
+): Promise<Weights> {
   const { nLayer, nEmbd: C, nPositions: P, vocabSize: V, nInner: F } = cfg;
   // Some exports prefix every name with "transformer." (GPT2LMHeadModel); lm_head.weight never is.
   const prefix = st.has('transformer.wte.weight') ? 'transformer.' : '';
@@ -527,6 +566,9 @@ function uploadWeights(
   const wpe = matrix('wpe.weight', [P, C]);
   const blocks: Block[] = [];
   for (let l = 0; l < nLayer; l++) {
+    // between blocks, let an abort through (the caller frees what was uploaded)
+    signal?.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 0));
     const p = `h.${l}.`;
     blocks.push({
       ln1: [small(p + 'ln_1.weight', [C]), small(p + 'ln_1.bias', [C])],
