@@ -53,6 +53,8 @@ export interface GPT2Options {
   onProgress?: ProgressCallback;
   /** Aborts the load: downloads stop, whatever was uploaded is freed, and load() rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Compile the generation pipelines during load (see warmup()). Default false. */
+  warmup?: boolean;
   /** For a hub id ("owner/name"): the revision (default 'main'). */
   revision?: string;
   /** For a hub id: the hub's address (default https://huggingface.co). */
@@ -198,6 +200,15 @@ export class GPT2 {
     }
   }
 
+  /**
+   * Compiles every pipeline generation uses (a prompt's forward pass, a decode step, the LM head and
+   * the sampler) by generating two tokens from a three-token prompt, so the first real generate()
+   * pays no compilation (on some GPUs seconds). Also a load option: `warmup: true`.
+   */
+  async warmup(): Promise<void> {
+    await this.complete([0, 0, 0], { maxNewTokens: 2, stopAtEos: false, greedy: true });
+  }
+
   /** Generates to the end and returns the texts, ids and timings. */
   async complete(prompt: string | readonly number[], options: GPT2GenerateOptions = {}): Promise<GenerationResult> {
     const it = this.generate(prompt, options);
@@ -271,6 +282,7 @@ export class GPT2 {
     const config = parseGPT2Config(json, name);
     const lm = await GPT2.fromSafetensors(st, config, options);
     lm.tokenizer = tokenizer;
+    if (options.warmup) await lm.warmup();
     return lm;
   }
 
@@ -448,9 +460,35 @@ export class GPT2 {
     return T;
   }
 
-  /** GPU memory held by this model's weights, activations and caches, in bytes. */
+  /**
+   * GPU memory held by this model, in bytes: its weights, activation buffers, KV caches and the
+   * sampler's buffers (not other models sharing the device; the few bytes of recorded plans' uniforms
+   * aside).
+   */
   memoryBytes(): number {
-    return this.gpu.memory().liveBytes;
+    const w = this.weights;
+    const tensors: (Tensor | ChunkedTensor)[] = [w.wte, w.wpe, ...w.blocks.flatMap((b) => Object.values(b).flat() as Tensor[]), ...w.lnf];
+    if (w.head !== w.wte) tensors.push(w.head);
+    if (this.acts) tensors.push(...Object.values(this.acts).filter((t): t is Tensor => t instanceof Tensor));
+    for (const c of this.caches.values()) for (const { k, v } of c) tensors.push(k, v);
+    const bytes = (t: Tensor | ChunkedTensor) =>
+      t instanceof ChunkedTensor ? t.chunks.reduce((n, c) => n + c.tensor.byteLength, 0) : t.byteLength;
+    return tensors.reduce((n, t) => n + bytes(t), 0) + (this.stepper_?.memoryBytes() ?? 0);
+  }
+
+  /**
+   * What load() will hold on the GPU for this config, before anything is fetched or uploaded: the
+   * weights in `dtype` (layer norms and biases stay f32), activations for n_positions rows and one
+   * sequence's KV cache. Choose f16, or refuse, on a small GPU.
+   */
+  static estimateMemory(config: GPT2Config, options: { dtype?: WeightDType } = {}): number {
+    const { nLayer: L, nEmbd: C, nPositions: P, vocabSize: V, nInner: F } = config;
+    const half = (options.dtype ?? 'f32') === 'f16' ? 2 : 4;
+    const matrices = V * C + P * C + L * (C * 3 * C + C * C + C * F + F * C);
+    const vectors = L * (4 * C + 3 * C + C + F + C) + 2 * C;
+    const activations = P * (1 + C + C + 3 * C + C + F);
+    const cache = 2 * L * P * C;
+    return matrices * half + 4 * (vectors + activations + cache);
   }
 
   get isDisposed(): boolean {

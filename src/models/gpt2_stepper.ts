@@ -120,6 +120,16 @@ export class GPT2Stepper implements TokenStepper {
     return Array.from(new Uint32Array(await s.readback.run(plan, s.out.buffer, s.batch * 4)));
   }
 
+  /** Bytes of the sessions' buffers (ids, history, logits, sampled ids, read back, sampler Meta). */
+  memoryBytes(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) {
+      n += s.ids.byteLength + s.history.byteLength + s.logits.byteLength + s.out.byteLength;
+      n += s.readback.capacity + s.prefillMeta.size + s.decodeMeta.size;
+    }
+    return n;
+  }
+
   private session(batch: number): Session {
     let s = this.sessions.get(batch);
     if (s) return s;

@@ -13,6 +13,10 @@ export interface WorkerGPT2Options {
   dtype?: WeightDType;
   weightsFile?: string;
   layout?: 'auto' | 'kn' | 'nk';
+  /** Compile the generation pipelines during load. */
+  warmup?: boolean;
+  revision?: string;
+  hubHost?: string;
   gpuOptions?: { disableF16?: boolean; powerPreference?: GPUPowerPreference };
 }
 

@@ -122,3 +122,39 @@ describe('GPT-2 logits against float64 PyTorch', () => {
     lm.dispose();
   });
 });
+
+describe('GPT-2 memory and warm-up', () => {
+  const gpu = useGpu();
+
+  it('memoryBytes() counts this model only, and equals estimateMemory() once activations and a cache exist', async () => {
+    const config = parseGPT2Config(loadJson(dir('base') + 'config.json'));
+    for (const dtype of ['f32', 'f16'] as const) {
+      const a = await load(gpu(), 'base', dtype === 'f16' ? 'model-f16.safetensors' : 'model.safetensors', dtype);
+      await a.logits([1, 2, 3]); // activations for n_positions rows and the one-sequence cache
+      const own = a.memoryBytes();
+      expect(own).toBe(GPT2.estimateMemory(config, { dtype })); // base ties its head to wte
+      const b = await load(gpu(), 'base', 'model.safetensors', 'f32');
+      expect(a.memoryBytes()).toBe(own); // another model on the same device is not counted
+      b.dispose();
+      a.dispose();
+    }
+  });
+
+  it('warmup() compiles what generation needs: the first generate() then creates no pipeline', async () => {
+    const g = await Gpu.create();
+    try {
+      const lm = await load(g, 'base', 'model.safetensors', 'f32');
+      const before = g.pipelines.created;
+      await lm.warmup();
+      expect(g.pipelines.created).toBeGreaterThan(before); // a fresh device: warm-up compiled them
+      const created = g.pipelines.created;
+      for (const prompt of [[1, 2, 3, 4, 5, 6, 7], [4], [3, 9]]) {
+        await lm.complete(prompt, { maxNewTokens: 4, stopAtEos: false, temperature: 0.7, topK: 5, seed: 1 });
+      }
+      expect(g.pipelines.created).toBe(created);
+      lm.dispose();
+    } finally {
+      g.dispose();
+    }
+  });
+});
