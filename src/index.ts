@@ -37,11 +37,13 @@ export type { SamplingOptions, ResolvedSampling } from './generation/sampling.js
 // Loaders
 export { SafeTensors, writeSafetensors } from './loaders/safetensors.js';
 export type { TensorInfo, TensorToWrite, SafetensorsDType } from './loaders/safetensors.js';
+export { CacheApiCache } from './loaders/cache.js';
+export type { CacheOption, ModelCache } from './loaders/cache.js';
 export { parseGPT2Config } from './loaders/gpt2_config.js';
 export type { GPT2Config, GPT2Activation } from './loaders/gpt2_config.js';
 export { GPT2Tokenizer } from './loaders/tokenizer.js';
 export type { EncodeOptions, StreamDecoder, VocabAndMergesOptions } from './loaders/tokenizer.js';
-export type { ModelSource, ModelFolder, ProgressCallback } from './loaders/fetch.js';
+export type { ModelSource, ModelFolder, ProgressCallback, HubOptions } from './loaders/fetch.js';
 
 // Runtime
 export { Gpu, navigatorGpu } from './runtime/device.js';

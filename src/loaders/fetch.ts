@@ -3,6 +3,7 @@
 // names to sources (e.g. the Files a user dropped on a page).
 import { FetchError, ModelFormatError } from '../errors.js';
 import { isNode } from '../util.js';
+import type { ModelCache } from './cache.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
@@ -14,6 +15,10 @@ export interface ReadOptions {
   onProgress?: ProgressCallback;
   /** Aborts the read: it rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Where URL files are kept across page loads (cache.ts); undefined: not cached. */
+  cache?: ModelCache;
+  /** Told when the cache could not be read or written; the read goes on without it. */
+  onCacheError?: (error: unknown) => void;
 }
 
 function baseName(s: string): string {
@@ -82,6 +87,21 @@ async function readUrl(url: string, onProgress?: ProgressCallback, signal?: Abor
   return loaded === out.byteLength ? out : out.slice(0, loaded);
 }
 
+/** A URL through the cache: a whole, matching entry is used; otherwise fetched and stored. */
+async function readCachedUrl(url: string, options: ReadOptions): Promise<Uint8Array> {
+  const { cache, onCacheError, onProgress, signal } = options;
+  if (cache) {
+    const hit = await cache.get(url).catch((e) => void onCacheError?.(e));
+    if (hit) {
+      onProgress?.({ file: baseName(url), loaded: hit.byteLength, total: hit.byteLength });
+      return hit;
+    }
+  }
+  const bytes = await readUrl(url, onProgress, signal);
+  if (cache) await cache.put(url, bytes).catch((e) => onCacheError?.(e));
+  return bytes;
+}
+
 /** Reads a whole source into memory; `name` is what errors call it. */
 export async function readSource(source: ModelSource, options: ReadOptions = {}): Promise<{ bytes: Uint8Array; name: string }> {
   const { onProgress, signal } = options;
@@ -99,7 +119,7 @@ export async function readSource(source: ModelSource, options: ReadOptions = {})
     const path = s.startsWith('file:') ? new URL(s).pathname : s;
     return { bytes: await readNodeFile(path, onProgress, signal), name: path };
   }
-  return { bytes: await readUrl(s, onProgress, signal), name: s };
+  return { bytes: await readCachedUrl(s, options), name: s };
 }
 
 /** Reads a text file (config.json, vocab.json, merges.txt). */
@@ -131,9 +151,15 @@ export function fileIn(folder: ModelFolder, file: string): ModelSource | undefin
 }
 
 /** True when the folder has `file` (a map: the key exists; a directory: the file exists; a URL: HEAD succeeds). */
-export async function folderHas(folder: ModelFolder, file: string): Promise<boolean> {
+export async function folderHas(folder: ModelFolder, file: string, cache?: ModelCache): Promise<boolean> {
   const src = fileIn(folder, file);
   if (src === undefined) return false;
+  if (cache && (typeof src === 'string' || src instanceof URL)) {
+    // a cached file needs no request; a failing cache is only a miss here
+    const url = src instanceof URL ? src.href : src;
+    const hit = await (cache.has ? cache.has(url) : cache.get(url).then((b) => b !== undefined)).catch(() => false);
+    if (hit) return true;
+  }
   if (typeof src === 'string' && isNode && !/^(https?|data|blob):/i.test(src)) {
     const fs = await nodeFs();
     return fs.access(src.startsWith('file:') ? new URL(src).pathname : src).then(

@@ -26,6 +26,7 @@ import {
   type ReadOptions,
 } from '../loaders/fetch.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
+import { CacheApiCache, resolveCache, type CacheOption } from '../loaders/cache.js';
 import { SafeTensors, ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
 import { GPT2Tokenizer } from '../loaders/tokenizer.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
@@ -53,6 +54,13 @@ export interface GPT2Options {
   onProgress?: ProgressCallback;
   /** Aborts the load: downloads stop, whatever was uploaded is freed, and load() rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Where the files are kept across page loads: 'cache-api' (the default in pages and workers),
+   * 'none', or an object with get/put (e.g. over IndexedDB). A cache that fails never fails the load.
+   */
+  cache?: CacheOption;
+  /** Told when the cache could not be read or written (full, refused, missing); the load goes on. */
+  onCacheError?: (error: unknown) => void;
   /** Compile the generation pipelines during load (see warmup()). Default false. */
   warmup?: boolean;
   /** For a hub id ("owner/name"): the revision (default 'main'). */
@@ -270,20 +278,43 @@ export class GPT2 {
    * and the tokenizer files; they are fetched in parallel.
    */
   static async load(source: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
-    const { signal, onProgress } = options;
+    const { signal, onProgress, onCacheError } = options;
+    const read: ReadOptions = { signal, cache: resolveCache(options.cache), onCacheError };
     const folder = await resolveFolder(source, options);
     const cfgSrc = fileIn(folder, 'config.json');
     if (cfgSrc === undefined) throw new ModelFormatError('model folder has no config.json');
     const [{ json, name }, tokenizer, st] = await Promise.all([
-      readJson(cfgSrc, { signal }),
-      loadTokenizer(folder, signal),
-      loadWeights(folder, options.weightsFile, { onProgress, signal }),
+      readJson(cfgSrc, read),
+      loadTokenizer(folder, read),
+      loadWeights(folder, options.weightsFile, { ...read, onProgress }),
     ]);
     const config = parseGPT2Config(json, name);
     const lm = await GPT2.fromSafetensors(st, config, options);
     lm.tokenizer = tokenizer;
     if (options.warmup) await lm.warmup();
     return lm;
+  }
+
+  /** Whether a folder's config and weights are in the cache (so load() fetches nothing large). */
+  static async isCached(
+    source: ModelFolder,
+    options: Pick<GPT2Options, 'cache' | 'weightsFile' | 'revision' | 'hubHost'> = {},
+  ): Promise<boolean> {
+    const cache = resolveCache(options.cache);
+    if (!cache) return false;
+    const folder = await resolveFolder(source, options);
+    const files = ['config.json', options.weightsFile ?? 'model.safetensors'];
+    const urls = files.map((f) => fileIn(folder, f));
+    if (urls.some((u) => typeof u !== 'string')) return false;
+    const has = (u: string) => (cache.has ? cache.has(u) : cache.get(u).then((b) => b !== undefined)).catch(() => false);
+    return (await Promise.all((urls as string[]).map(has))).every(Boolean);
+  }
+
+  /** Removes a folder's files (or, without one, every model file) from the Cache API cache. */
+  static async clearCache(source?: ModelFolder, options: Pick<GPT2Options, 'revision' | 'hubHost'> = {}): Promise<void> {
+    if (source === undefined) return CacheApiCache.clear();
+    const prefix = fileIn(await resolveFolder(source, options), '');
+    if (typeof prefix === 'string') await CacheApiCache.clear(prefix);
   }
 
   /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */
@@ -520,30 +551,28 @@ export class GPT2 {
 }
 
 /** The GPT-2 tokenizer in a model folder: vocab.json + merges.txt, else tokenizer.json, else none. */
-export async function loadTokenizer(folder: ModelFolder, signal?: AbortSignal): Promise<GPT2Tokenizer | undefined> {
-  const [vocab, merges] = await Promise.all([folderHas(folder, 'vocab.json'), folderHas(folder, 'merges.txt')]);
+export async function loadTokenizer(folder: ModelFolder, read: ReadOptions = {}): Promise<GPT2Tokenizer | undefined> {
+  const [vocab, merges] = await Promise.all([folderHas(folder, 'vocab.json', read.cache), folderHas(folder, 'merges.txt', read.cache)]);
   if (vocab && merges) {
-    const [v, m] = await Promise.all([
-      readText(fileIn(folder, 'vocab.json')!, { signal }),
-      readText(fileIn(folder, 'merges.txt')!, { signal }),
-    ]);
+    const [v, m] = await Promise.all([readText(fileIn(folder, 'vocab.json')!, read), readText(fileIn(folder, 'merges.txt')!, read)]);
     return GPT2Tokenizer.fromVocabAndMerges(v.text, m.text);
   }
-  if (await folderHas(folder, 'tokenizer.json'))
-    return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!, { signal })).text);
+  if (await folderHas(folder, 'tokenizer.json', read.cache))
+    return GPT2Tokenizer.fromTokenizerJson((await readText(fileIn(folder, 'tokenizer.json')!, read)).text);
   return undefined;
 }
 
 /** The folder's weights: `file` if given, else model.safetensors, else the shards of model.safetensors.index.json. */
 async function loadWeights(folder: ModelFolder, file: string | undefined, options: ReadOptions): Promise<TensorReader> {
   const single = file ?? 'model.safetensors';
-  if (file !== undefined || (await folderHas(folder, single))) {
+  if (file !== undefined || (await folderHas(folder, single, options.cache))) {
     const src = fileIn(folder, single);
     if (src === undefined) throw new ModelFormatError(`model folder has no ${single}`);
     return SafeTensors.load(src, options);
   }
   const index = 'model.safetensors.index.json';
-  if (await folderHas(folder, index)) return ShardedSafeTensors.load(fileIn(folder, index)!, (f) => fileIn(folder, f), options);
+  if (await folderHas(folder, index, options.cache))
+    return ShardedSafeTensors.load(fileIn(folder, index)!, (f) => fileIn(folder, f), options);
   throw new ModelFormatError(`model folder has neither ${single} nor ${index}`);
 }
 

@@ -1,0 +1,70 @@
+// Model files kept across page loads. The default in pages and workers is the Cache API (the storage
+// transformers.js uses too); a site may pass any object with get/put, or 'none'. A cache that is
+// missing, full (QuotaExceededError) or refused (opaque origins, private mode) never fails a load: the
+// load goes on without it and says so through onCacheError. An entry whose length does not match what
+// was stored is dropped and fetched again.
+
+/** Where model files are kept between visits, by URL. */
+export interface ModelCache {
+  get(url: string): Promise<Uint8Array | undefined>;
+  put(url: string, bytes: Uint8Array): Promise<void>;
+  /** Whether an entry exists (without reading it); default: get() !== undefined. */
+  has?(url: string): Promise<boolean>;
+  delete?(url: string): Promise<void>;
+}
+
+export type CacheOption = 'cache-api' | 'none' | ModelCache;
+
+const CACHE_NAME = 'webgen-models-v1';
+const LENGTH_HEADER = 'x-webgen-bytes';
+
+/** The Cache API, under one cache name; every entry records its length to catch truncation. */
+export class CacheApiCache implements ModelCache {
+  private open(): Promise<Cache> {
+    if (typeof caches === 'undefined') throw new Error('the Cache API is not available here');
+    return caches.open(CACHE_NAME);
+  }
+
+  async get(url: string): Promise<Uint8Array | undefined> {
+    const cache = await this.open();
+    const res = await cache.match(url);
+    if (!res) return undefined;
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.byteLength !== Number(res.headers.get(LENGTH_HEADER))) {
+      await cache.delete(url);
+      return undefined;
+    }
+    return bytes;
+  }
+
+  async has(url: string): Promise<boolean> {
+    return (await (await this.open()).match(url)) !== undefined;
+  }
+
+  async put(url: string, bytes: Uint8Array): Promise<void> {
+    const cache = await this.open();
+    await cache.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { [LENGTH_HEADER]: String(bytes.byteLength) } }));
+  }
+
+  async delete(url: string): Promise<void> {
+    await (await this.open()).delete(url);
+  }
+
+  /** Removes every entry, or those whose URL starts with `prefix`. */
+  static async clear(prefix?: string): Promise<void> {
+    if (typeof caches === 'undefined') return;
+    if (prefix === undefined) {
+      await caches.delete(CACHE_NAME);
+      return;
+    }
+    const cache = await caches.open(CACHE_NAME);
+    for (const req of await cache.keys()) if (req.url.startsWith(prefix)) await cache.delete(req);
+  }
+}
+
+/** The cache a load uses: the option, else the Cache API where it exists (pages and workers), else none. */
+export function resolveCache(option: CacheOption | undefined): ModelCache | undefined {
+  if (option === 'none') return undefined;
+  if (option !== undefined && option !== 'cache-api') return option;
+  return typeof caches !== 'undefined' ? new CacheApiCache() : undefined;
+}
