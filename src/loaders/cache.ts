@@ -46,6 +46,18 @@ export class CacheApiCache implements ModelCache {
     await cache.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { [LENGTH_HEADER]: String(bytes.byteLength) } }));
   }
 
+  /** A cached entry as a stream and the length it was stored with (streamed loads; checked by the reader). */
+  async openStream(url: string): Promise<{ body: ReadableStream<Uint8Array>; bytes: number } | undefined> {
+    const res = await (await this.open()).match(url);
+    if (!res?.body) return undefined;
+    return { body: res.body, bytes: Number(res.headers.get(LENGTH_HEADER)) };
+  }
+
+  /** Stores a stream as it is read elsewhere (one branch of a tee), with its expected length. */
+  async putStream(url: string, body: ReadableStream<Uint8Array>, bytes: number): Promise<void> {
+    await (await this.open()).put(url, new Response(body, { headers: { [LENGTH_HEADER]: String(bytes) } }));
+  }
+
   async delete(url: string): Promise<void> {
     await (await this.open()).delete(url);
   }

@@ -3,7 +3,7 @@
 // names to sources (e.g. the Files a user dropped on a page).
 import { FetchError, ModelFormatError } from '../errors.js';
 import { isNode } from '../util.js';
-import type { ModelCache } from './cache.js';
+import { CacheApiCache, type ModelCache } from './cache.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
@@ -202,4 +202,130 @@ export async function resolveFolder(folder: ModelFolder, options: HubOptions = {
   }
   const host = (options.hubHost ?? 'https://huggingface.co').replace(/\/+$/, '');
   return `${host}/${folder}/resolve/${encodeURIComponent(options.revision ?? 'main')}/`;
+}
+
+/** A source read piece by piece: a streamed load holds one piece (and one tensor) at a time. */
+export interface OpenedSource {
+  readonly name: string;
+  /** The size in bytes, when known before reading. */
+  readonly total: number | undefined;
+  /** True when the bytes come from the cache (a truncated entry shows only while reading). */
+  readonly fromCache: boolean;
+  readonly chunks: AsyncIterable<Uint8Array>;
+}
+
+const PIECE = 4 << 20;
+
+async function* slices(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < bytes.byteLength; i += PIECE) yield bytes.subarray(i, Math.min(i + PIECE, bytes.byteLength));
+}
+
+/** The chunks of a stream, with progress and abort. */
+async function* streamChunks(
+  body: ReadableStream<Uint8Array>,
+  file: string,
+  total: number | undefined,
+  o: ReadOptions,
+): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let loaded = 0;
+  try {
+    for (;;) {
+      if (o.signal?.aborted) throw o.signal.reason;
+      const { done, value } = await reader.read();
+      if (done) return;
+      loaded += value.byteLength;
+      o.onProgress?.({ file, loaded, total });
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+async function* nodeFileChunks(path: string, file: string, total: number, o: ReadOptions): AsyncGenerator<Uint8Array> {
+  const handle = await (await nodeFs()).open(path, 'r');
+  let loaded = 0;
+  try {
+    for (;;) {
+      if (o.signal?.aborted) throw o.signal.reason;
+      const buf = new Uint8Array(PIECE);
+      const { bytesRead } = await handle.read(buf, 0, PIECE, loaded);
+      if (bytesRead === 0) return;
+      loaded += bytesRead;
+      o.onProgress?.({ file, loaded, total });
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Opens a source for reading piece by piece: a URL streams from the network (or the cache, stored in
+ * the Cache API as it streams), a File as its stream, a Node path in 4 MiB reads. A custom cache's
+ * whole-file get/put is used as it is.
+ */
+export async function openSource(source: ModelSource, options: ReadOptions = {}): Promise<OpenedSource> {
+  const { signal, cache, onCacheError } = options;
+  signal?.throwIfAborted();
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
+    const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
+    options.onProgress?.({ file: 'buffer', loaded: bytes.byteLength, total: bytes.byteLength });
+    return { name: 'buffer', total: bytes.byteLength, fromCache: false, chunks: slices(bytes) };
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = (source as File).name ?? 'blob';
+    return { name, total: source.size, fromCache: false, chunks: streamChunks(source.stream(), name, source.size, options) };
+  }
+  const s = source instanceof URL ? source.href : String(source);
+  if (isNode && !/^(https?|data|blob):/i.test(s)) {
+    const path = s.startsWith('file:') ? new URL(s).pathname : s;
+    const size = await (await nodeFs()).stat(path).then(
+      (st) => st.size,
+      (e) => {
+        throw new FetchError(
+          `cannot read "${path}": ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+          { cause: e },
+        );
+      },
+    );
+    return { name: path, total: size, fromCache: false, chunks: nodeFileChunks(path, baseName(path), size, options) };
+  }
+  const file = baseName(s);
+  if (cache && !(cache instanceof CacheApiCache)) {
+    const bytes = await readCachedUrl(s, options);
+    return { name: s, total: bytes.byteLength, fromCache: false, chunks: slices(bytes) };
+  }
+  if (cache) {
+    const hit = await cache.openStream(s).catch((e) => void onCacheError?.(e));
+    if (hit) return { name: s, total: hit.bytes, fromCache: true, chunks: streamChunks(hit.body, file, hit.bytes, options) };
+  }
+  let res: Response;
+  try {
+    res = await fetch(s, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    throw new FetchError(`fetching ${s} failed: ${(e as Error).message}`, { cause: e });
+  }
+  if (!res.ok) throw new FetchError(`fetching ${s} failed: HTTP ${res.status} ${res.statusText}`);
+  const header = res.headers.get('content-length');
+  const total = header ? Number(header) : undefined;
+  if (!res.body) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { name: s, total: bytes.byteLength, fromCache: false, chunks: slices(bytes) };
+  }
+  let body = res.body;
+  let stored: Promise<void> | undefined;
+  if (cache && total !== undefined) {
+    // one branch to the cache, one to the reader; a failing cache only says so
+    const [a, b] = body.tee();
+    body = a;
+    stored = cache.putStream(s, b, total).catch((e) => onCacheError?.(e));
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    yield* streamChunks(body, file, total, options);
+    await stored;
+  }
+  return { name: s, total, fromCache: false, chunks: chunks() };
 }

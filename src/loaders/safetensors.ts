@@ -31,6 +31,58 @@ export interface TensorInfo {
   readonly byteLength: number;
 }
 
+/** The header's length N from the first 8 bytes; `fileBytes` (when known) bounds it. */
+export function headerLength(first8: Uint8Array, fileName: string, fileBytes?: number): number {
+  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if ((fileBytes !== undefined && n > fileBytes - 8) || n > 100 * 2 ** 20)
+    throw new ModelFormatError(
+      `${fileName}: header length ${n} exceeds the file${fileBytes !== undefined ? ` (${fileBytes} bytes)` : ''}: not a safetensors file or truncated`,
+    );
+  return n;
+}
+
+/**
+ * Parses and checks a header (the N bytes after the length): dtypes, shapes, offsets, sizes; byte
+ * offsets are returned from the start of the file. `dataBytes`, when known, bounds every tensor.
+ */
+export function parseHeader(
+  headerBytes: Uint8Array,
+  fileName: string,
+  dataBytes?: number,
+): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
+  const fail = (msg: string): never => {
+    throw new ModelFormatError(`${fileName}: ${msg}`);
+  };
+  let header: any;
+  try {
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
+  } catch (e) {
+    return fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const base = 8 + headerBytes.byteLength;
+  const metadata: Record<string, string> = header.__metadata__ ?? {};
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, v] of Object.entries(header as Record<string, any>)) {
+    if (name === '__metadata__') continue;
+    const dtype = v?.dtype as SafetensorsDType;
+    if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(v?.dtype)}`);
+    const shape = v.shape as number[];
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      fail(`tensor "${name}" has a bad shape ${JSON.stringify(v.shape)}`);
+    const [b, e] = (v.data_offsets ?? []) as number[];
+    if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b)
+      fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
+    if (dataBytes !== undefined && e > dataBytes)
+      fail(`tensor "${name}" ends at byte ${e} of the data but the data section has only ${dataBytes} bytes (file truncated?)`);
+    const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[dtype];
+    if (e - b !== expected)
+      fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) should take ${expected} bytes, its offsets give ${e - b}`);
+    tensors.set(name, { name, dtype, shape, byteOffset: base + b, byteLength: e - b });
+  }
+  return { tensors, metadata };
+}
+
 /** What a model reads of its weights: one safetensors file or a sharded set of them. */
 export interface TensorReader {
   /** Names the file (or the index of a sharded set) in every error. */
@@ -60,43 +112,15 @@ export class SafeTensors implements TensorReader {
   /** Parses a whole safetensors file held in memory; validates the header against the file size. */
   static fromBytes(data: ArrayBuffer | Uint8Array, fileName = 'model.safetensors'): SafeTensors {
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-    const fail = (msg: string): never => {
-      throw new ModelFormatError(`${fileName}: ${msg}`);
-    };
-    if (bytes.byteLength < 8) fail(`only ${bytes.byteLength} bytes: not a safetensors file`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const n = Number(view.getBigUint64(0, true));
-    if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20)
-      fail(`header length ${n} exceeds the file (${bytes.byteLength} bytes): not a safetensors file or truncated`);
-    let header: any;
-    try {
-      header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-    } catch (e) {
-      return fail(`header is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
-    const base = 8 + n;
-    const dataBytes = bytes.byteLength - base;
-    const metadata: Record<string, string> = header.__metadata__ ?? {};
-    const tensors = new Map<string, TensorInfo>();
-    for (const [name, v] of Object.entries(header as Record<string, any>)) {
-      if (name === '__metadata__') continue;
-      const dtype = v?.dtype as SafetensorsDType;
-      if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(v?.dtype)}`);
-      const shape = v.shape as number[];
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-        fail(`tensor "${name}" has a bad shape ${JSON.stringify(v.shape)}`);
-      const [b, e] = (v.data_offsets ?? []) as number[];
-      if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b)
-        fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
-      if (e > dataBytes)
-        fail(`tensor "${name}" ends at byte ${e} of the data but the data section has only ${dataBytes} bytes (file truncated?)`);
-      const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[dtype];
-      if (e - b !== expected)
-        fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) should take ${expected} bytes, its offsets give ${e - b}`);
-      tensors.set(name, { name, dtype, shape, byteOffset: base + b, byteLength: e - b });
-    }
+    if (bytes.byteLength < 8) throw new ModelFormatError(`${fileName}: only ${bytes.byteLength} bytes: not a safetensors file`);
+    const n = headerLength(bytes, fileName, bytes.byteLength);
+    const { tensors, metadata } = parseHeader(bytes.subarray(8, 8 + n), fileName, bytes.byteLength - 8 - n);
     return new SafeTensors(fileName, bytes, tensors, metadata);
+  }
+
+  /** One tensor whose bytes arrived on their own (a streamed file): a reader of just that tensor. */
+  static single(fileName: string, info: TensorInfo, bytes: Uint8Array): SafeTensors {
+    return new SafeTensors(fileName, bytes, new Map([[info.name, { ...info, byteOffset: 0 }]]), {});
   }
 
   names(): string[] {

@@ -18,13 +18,17 @@ import { STEP } from '../kernels/uniform.js';
 import {
   fileIn,
   folderHas,
+  openSource,
   readJson,
   readText,
   resolveFolder,
   type ModelFolder,
+  type ModelSource,
+  type OpenedSource,
   type ProgressCallback,
   type ReadOptions,
 } from '../loaders/fetch.js';
+import { streamSafetensors, type StreamStats } from '../loaders/safetensors_stream.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
 import { CacheApiCache, resolveCache, type CacheOption } from '../loaders/cache.js';
 import { SafeTensors, ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
@@ -149,6 +153,8 @@ export class GPT2 {
   /** Generations running or waiting. */
   private pending = 0;
   private readonly invalidated = new Set<() => void>();
+  /** How the weights were read when they streamed in: file bytes, the most held at once, the largest tensor. */
+  loadStats?: StreamStats;
   /** The tokenizer found beside the weights (vocab.json + merges.txt, or tokenizer.json), if any. */
   tokenizer?: GPT2Tokenizer;
 
@@ -283,16 +289,86 @@ export class GPT2 {
     const folder = await resolveFolder(source, options);
     const cfgSrc = fileIn(folder, 'config.json');
     if (cfgSrc === undefined) throw new ModelFormatError('model folder has no config.json');
-    const [{ json, name }, tokenizer, st] = await Promise.all([
-      readJson(cfgSrc, read),
-      loadTokenizer(folder, read),
-      loadWeights(folder, options.weightsFile, { ...read, onProgress }),
-    ]);
-    const config = parseGPT2Config(json, name);
-    const lm = await GPT2.fromSafetensors(st, config, options);
-    lm.tokenizer = tokenizer;
-    if (options.warmup) await lm.warmup();
+    const config = readJson(cfgSrc, read).then(({ json, name }) => parseGPT2Config(json, name));
+    const tokenizer = loadTokenizer(folder, read);
+    // whichever fails first is the error; the others are not left unhandled
+    config.catch(() => undefined);
+    tokenizer.catch(() => undefined);
+    // a missing folder is best told by its config.json's error
+    const weights = await findWeights(folder, options.weightsFile, read).catch(async (e) => {
+      await config;
+      throw e;
+    });
+    let lm: GPT2;
+    if ('index' in weights) {
+      const st = await ShardedSafeTensors.load(weights.index, (f) => fileIn(folder, f), { ...read, onProgress });
+      lm = await GPT2.fromSafetensors(st, await config, options);
+    } else {
+      lm = await GPT2.fromStream(weights.file, config, options, { ...read, onProgress });
+    }
+    try {
+      lm.tokenizer = await tokenizer;
+      if (options.warmup) await lm.warmup();
+    } catch (e) {
+      lm.dispose();
+      throw e;
+    }
     return lm;
+  }
+
+  /**
+   * Uploads a safetensors file as it streams in (tensor by tensor, each checked against the config from
+   * the header before any data arrives): the file is never held whole. A cached copy that turns out
+   * truncated is dropped and fetched again.
+   */
+  private static async fromStream(file: ModelSource, config: Promise<GPT2Config>, options: GPT2Options, read: ReadOptions): Promise<GPT2> {
+    const dtype = options.dtype ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
+    const gpuReady = options.gpu ? Promise.resolve(options.gpu) : Gpu.create(options.gpuOptions);
+    gpuReady.catch(() => undefined);
+    const made: { dispose(): void }[] = [];
+    let opened: OpenedSource | undefined;
+    try {
+      opened = await openSource(file, read);
+      const gpu = await gpuReady;
+      const layout = options.layout === undefined || options.layout === 'auto' ? (gpu.isSoftware ? 'nk' : 'kn') : options.layout;
+      if (layout !== 'kn' && layout !== 'nk')
+        throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
+      const cfg = await config;
+      let plan!: ReturnType<typeof planWeights>;
+      const stats = await streamSafetensors(
+        opened.chunks,
+        opened.name,
+        {
+          header: (h) => {
+            plan = planWeights(gpu, h, cfg, dtype, layout, made);
+            return plan.actions.keys();
+          },
+          tensor: (name, r) => {
+            read.signal?.throwIfAborted();
+            plan.actions.get(name)!(r);
+          },
+        },
+        opened.total,
+      );
+      read.signal?.throwIfAborted();
+      const lm = new GPT2(gpu, !options.gpu, cfg, dtype, plan.weights());
+      lm.loadStats = stats;
+      return lm;
+    } catch (e) {
+      for (const t of made) t.dispose();
+      if (!options.gpu)
+        await gpuReady.then(
+          (g) => g.dispose(),
+          () => undefined,
+        );
+      if (opened?.fromCache && e instanceof ModelFormatError && typeof file === 'string' && read.cache?.delete) {
+        // a damaged cache entry: drop it and read the file from its source
+        await read.cache.delete(file).catch(() => undefined);
+        return GPT2.fromStream(file, config, options, read);
+      }
+      throw e;
+    }
   }
 
   /** Whether a folder's config and weights are in the cache (so load() fetches nothing large). */
@@ -562,34 +638,47 @@ export async function loadTokenizer(folder: ModelFolder, read: ReadOptions = {})
   return undefined;
 }
 
-/** The folder's weights: `file` if given, else model.safetensors, else the shards of model.safetensors.index.json. */
-async function loadWeights(folder: ModelFolder, file: string | undefined, options: ReadOptions): Promise<TensorReader> {
+/** The folder's weights: `file` if given, else model.safetensors, else the index of a sharded checkpoint. */
+async function findWeights(
+  folder: ModelFolder,
+  file: string | undefined,
+  read: ReadOptions,
+): Promise<{ file: ModelSource } | { index: ModelSource }> {
   const single = file ?? 'model.safetensors';
-  if (file !== undefined || (await folderHas(folder, single, options.cache))) {
+  if (file !== undefined || (await folderHas(folder, single, read.cache))) {
     const src = fileIn(folder, single);
     if (src === undefined) throw new ModelFormatError(`model folder has no ${single}`);
-    return SafeTensors.load(src, options);
+    return { file: src };
   }
   const index = 'model.safetensors.index.json';
-  if (await folderHas(folder, index, options.cache))
-    return ShardedSafeTensors.load(fileIn(folder, index)!, (f) => fileIn(folder, f), options);
+  if (await folderHas(folder, index, read.cache)) return { index: fileIn(folder, index)! };
   throw new ModelFormatError(`model folder has neither ${single} nor ${index}`);
 }
 
-/** Checks every tensor against the config and uploads it; tensors made are pushed to `made`. */
-async function uploadWeights(
+/**
+ * The upload of every weight tensor, planned from the header alone: each tensor is checked against the
+ * config (presence, shape, dtype) before any data is read, and gets an action that uploads it from a
+ * reader holding it. Actions run in any order (a streamed file hands tensors over in file order);
+ * tensors made are pushed to `made`.
+ */
+function planWeights(
   gpu: Gpu,
-  st: TensorReader,
+  st: Pick<TensorReader, 'fileName' | 'has' | 'info'>,
   cfg: GPT2Config,
   dtype: WeightDType,
   layout: 'kn' | 'nk',
   made: { dispose(): void }[],
-  signal?: AbortSignal,
-): Promise<Weights> {
+): { actions: Map<string, (r: TensorReader) => void>; weights(): Weights } {
   const { nLayer, nEmbd: C, nPositions: P, vocabSize: V, nInner: F } = cfg;
   // Some exports prefix every name with "transformer." (GPT2LMHeadModel); lm_head.weight never is.
   const prefix = st.has('transformer.wte.weight') ? 'transformer.' : '';
-  const info = (name: string, shape: number[]) => {
+  const actions = new Map<string, (r: TensorReader) => void>();
+  const plan = <T extends { dispose(): void }>(
+    name: string,
+    shape: number[],
+    make: (r: TensorReader, full: string) => T,
+    set: (t: T) => void,
+  ) => {
     const full = name === 'lm_head.weight' ? name : prefix + name;
     if (!st.has(full)) throw new ModelFormatError(`${st.fileName}: tensor "${full}" is missing (expected shape [${shape.join(', ')}])`);
     const t = st.info(full);
@@ -600,58 +689,79 @@ async function uploadWeights(
     }
     if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
       throw new ModelFormatError(`${st.fileName}: tensor "${full}" has dtype ${t.dtype}, expected a float type`);
-    return full;
-  };
-  const small = (name: string, shape: number[]): Tensor => {
-    const full = info(name, shape);
-    const t = Tensor.from(gpu, st.f32(full), shape, 'f32', full);
-    made.push(t);
-    return t;
-  };
-  const matrix = (name: string, shape: [number, number]): Tensor => {
-    const full = info(name, shape);
-    const t = Tensor.from(gpu, dtype === 'f16' ? st.f16Bits(full) : st.f32(full), shape, dtype, full);
-    made.push(t);
-    return t;
-  };
-  /** A Conv1D weight, stored [in, out]; transposed to [out, in] for layout 'nk'. */
-  const conv1d = (name: string, shape: [number, number]): Tensor => {
-    if (layout === 'kn') return matrix(name, shape);
-    const full = info(name, shape);
-    const [K, N] = shape;
-    const t = Tensor.from(gpu, transpose(dtype === 'f16' ? st.f16Bits(full) : st.f32(full), K, N), [N, K], dtype, full);
-    made.push(t);
-    return t;
-  };
-  const chunked = (name: string, shape: [number, number]): ChunkedTensor => {
-    const full = info(name, shape);
-    const t = ChunkedTensor.from(gpu, dtype === 'f16' ? st.f16Bits(full) : st.f32(full), shape[0], shape[1], dtype, full);
-    made.push(t);
-    return t;
-  };
-  const wte = chunked('wte.weight', [V, C]);
-  const wpe = matrix('wpe.weight', [P, C]);
-  const blocks: Block[] = [];
-  for (let l = 0; l < nLayer; l++) {
-    // between blocks, let an abort through (the caller frees what was uploaded)
-    signal?.throwIfAborted();
-    await new Promise((r) => setTimeout(r, 0));
-    const p = `h.${l}.`;
-    blocks.push({
-      ln1: [small(p + 'ln_1.weight', [C]), small(p + 'ln_1.bias', [C])],
-      attnW: conv1d(p + 'attn.c_attn.weight', [C, 3 * C]),
-      attnB: small(p + 'attn.c_attn.bias', [3 * C]),
-      projW: conv1d(p + 'attn.c_proj.weight', [C, C]),
-      projB: small(p + 'attn.c_proj.bias', [C]),
-      ln2: [small(p + 'ln_2.weight', [C]), small(p + 'ln_2.bias', [C])],
-      fcW: conv1d(p + 'mlp.c_fc.weight', [C, F]),
-      fcB: small(p + 'mlp.c_fc.bias', [F]),
-      fcProjW: conv1d(p + 'mlp.c_proj.weight', [F, C]),
-      fcProjB: small(p + 'mlp.c_proj.bias', [C]),
+    actions.set(full, (r) => {
+      const made_ = make(r, full);
+      made.push(made_);
+      set(made_);
     });
+  };
+  const values = (r: TensorReader, full: string) => (dtype === 'f16' ? r.f16Bits(full) : r.f32(full));
+  const small = (name: string, shape: number[], set: (t: Tensor) => void) =>
+    plan(name, shape, (r, full) => Tensor.from(gpu, r.f32(full), shape, 'f32', full), set);
+  const matrix = (name: string, shape: [number, number], set: (t: Tensor) => void) =>
+    plan(name, shape, (r, full) => Tensor.from(gpu, values(r, full), shape, dtype, full), set);
+  /** A Conv1D weight, stored [in, out]; transposed to [out, in] for layout 'nk'. */
+  const conv1d = (name: string, [K, N]: [number, number], set: (t: Tensor) => void) =>
+    layout === 'kn'
+      ? matrix(name, [K, N], set)
+      : plan(name, [K, N], (r, full) => Tensor.from(gpu, transpose(values(r, full), K, N), [N, K], dtype, full), set);
+  const chunked = (name: string, shape: [number, number], set: (t: ChunkedTensor) => void) =>
+    plan(name, shape, (r, full) => ChunkedTensor.from(gpu, values(r, full), shape[0], shape[1], dtype, full), set);
+
+  const w: Partial<Weights> = { layout };
+  const blocks = Array.from(
+    { length: nLayer },
+    () => ({ ln1: [], ln2: [] }) as unknown as Omit<Partial<Block>, 'ln1' | 'ln2'> & { ln1: Tensor[]; ln2: Tensor[] },
+  );
+  const lnf: Tensor[] = [];
+  chunked('wte.weight', [V, C], (t) => (w.wte = t));
+  matrix('wpe.weight', [P, C], (t) => (w.wpe = t));
+  for (let l = 0; l < nLayer; l++) {
+    const p = `h.${l}.`;
+    const b = blocks[l];
+    ((b.ln1 = []), (b.ln2 = []));
+    small(p + 'ln_1.weight', [C], (t) => (b.ln1[0] = t));
+    small(p + 'ln_1.bias', [C], (t) => (b.ln1[1] = t));
+    conv1d(p + 'attn.c_attn.weight', [C, 3 * C], (t) => (b.attnW = t));
+    small(p + 'attn.c_attn.bias', [3 * C], (t) => (b.attnB = t));
+    conv1d(p + 'attn.c_proj.weight', [C, C], (t) => (b.projW = t));
+    small(p + 'attn.c_proj.bias', [C], (t) => (b.projB = t));
+    small(p + 'ln_2.weight', [C], (t) => (b.ln2[0] = t));
+    small(p + 'ln_2.bias', [C], (t) => (b.ln2[1] = t));
+    conv1d(p + 'mlp.c_fc.weight', [C, F], (t) => (b.fcW = t));
+    small(p + 'mlp.c_fc.bias', [F], (t) => (b.fcB = t));
+    conv1d(p + 'mlp.c_proj.weight', [F, C], (t) => (b.fcProjW = t));
+    small(p + 'mlp.c_proj.bias', [C], (t) => (b.fcProjB = t));
   }
-  const lnf: [Tensor, Tensor] = [small('ln_f.weight', [C]), small('ln_f.bias', [C])];
+  small('ln_f.weight', [C], (t) => (lnf[0] = t));
+  small('ln_f.bias', [C], (t) => (lnf[1] = t));
   // The attn.bias / attn.masked_bias buffers real checkpoints carry are masks, not weights: ignored.
-  const head = st.has('lm_head.weight') ? chunked('lm_head.weight', [V, C]) : wte;
-  return { layout, wte, wpe, blocks, lnf, head };
+  if (st.has('lm_head.weight')) chunked('lm_head.weight', [V, C], (t) => (w.head = t));
+  return {
+    actions,
+    weights: () => ({ ...(w as Weights), head: w.head ?? w.wte!, blocks: blocks as Block[], lnf: lnf as [Tensor, Tensor] }),
+  };
+}
+
+/** Uploads every tensor of a reader holding them all (the whole file in memory, or shards). */
+async function uploadWeights(
+  gpu: Gpu,
+  st: TensorReader,
+  cfg: GPT2Config,
+  dtype: WeightDType,
+  layout: 'kn' | 'nk',
+  made: { dispose(): void }[],
+  signal?: AbortSignal,
+): Promise<Weights> {
+  const plan = planWeights(gpu, st, cfg, dtype, layout, made);
+  let n = 0;
+  for (const upload of plan.actions.values()) {
+    upload(st);
+    if (++n % 12 === 0) {
+      // now and then, let an abort through (the caller frees what was uploaded)
+      signal?.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+  return plan.weights();
 }

@@ -11,6 +11,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { useGpu } from '../helpers/gpu.js';
 
 const BASE = `${FIXTURES}gpt2/base/`;
+const ODD = `${FIXTURES}gpt2/odd/`;
 const IDS = [1, 5, 9, 2, 7];
 
 /** The base fixture's tensors split over two shards, with the index that maps them. */
@@ -43,13 +44,17 @@ describe('hub ids, shards, HTTP errors and abort', () => {
     const config = readFileSync(BASE + 'config.json');
     repos['acme/tiny'] = { 'config.json': config, 'model.safetensors': readFileSync(BASE + 'model.safetensors') };
     repos['acme/sharded'] = { 'config.json': config, ...shards() };
+    repos['acme/odd'] = { 'config.json': readFileSync(ODD + 'config.json'), 'model.safetensors': readFileSync(ODD + 'model.safetensors') };
     server = createServer((req, res) => {
       requests.push(`${req.method} ${req.url}`);
       const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
       const body = m && repos[m[1]]?.[decodeURIComponent(m[3])];
       if (!body) return res.writeHead(404, 'Not Found').end();
       res.writeHead(200, { 'content-length': body.byteLength });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      if (req.method === 'HEAD') return res.end();
+      // in 16 KiB writes, so the client sees the file arrive piece by piece
+      for (let i = 0; i < body.byteLength; i += 16384) res.write(body.subarray(i, i + 16384));
+      res.end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address();
@@ -110,5 +115,27 @@ describe('hub ids, shards, HTTP errors and abort', () => {
     const { parseGPT2Config } = await import('../../src/loaders/gpt2_config.js');
     await expect(GPT2.fromSafetensors(st, parseGPT2Config(config), { gpu: gpu(), signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(gpu().memory().liveBuffers).toBe(live);
+  });
+
+  it('weights stream into GPU buffers tensor by tensor: never the whole file in memory, the same logits', async () => {
+    const streamed = await GPT2.load('acme/odd', { gpu: gpu(), hubHost: host });
+    const whole = await GPT2.fromSafetensors(SafeTensors.fromBytes(readFileSync(ODD + 'model.safetensors')), streamed.config, {
+      gpu: gpu(),
+    });
+    try {
+      const s = streamed.loadStats!;
+      const file = readFileSync(ODD + 'model.safetensors').byteLength;
+      console.log(
+        `streamed odd/model.safetensors: ${file} bytes, at most ${s.peakBufferedBytes} held (largest tensor ${s.largestTensorBytes})`,
+      );
+      expect(s.fileBytes).toBe(file);
+      expect(s.peakBufferedBytes).toBeLessThan(file / 4);
+      expect(s.peakBufferedBytes).toBeLessThanOrEqual(s.largestTensorBytes + 256 * 1024); // + one network chunk
+      const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+      expect(Array.from(await streamed.logits(ids))).toEqual(Array.from(await whole.logits(ids)));
+    } finally {
+      streamed.dispose();
+      whole.dispose();
+    }
   });
 });
