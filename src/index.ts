@@ -43,7 +43,8 @@ export { parseGPT2Config } from './loaders/gpt2_config.js';
 export type { GPT2Config, GPT2Activation } from './loaders/gpt2_config.js';
 export { GPT2Tokenizer } from './loaders/tokenizer.js';
 export type { EncodeOptions, StreamDecoder, VocabAndMergesOptions } from './loaders/tokenizer.js';
-export type { ModelSource, ModelFolder, ProgressCallback, HubOptions } from './loaders/fetch.js';
+export type { ModelSource, ModelFolder, HubOptions } from './loaders/fetch.js';
+export type { LoadPhase, LoadProgress, ProgressCallback } from './loaders/progress.js';
 
 // Runtime
 export { Gpu, navigatorGpu } from './runtime/device.js';

@@ -72,8 +72,8 @@ function progressBar(): { onProgress: ProgressCallback; stop(): void } {
   );
   let started = false;
   return {
-    onProgress: ({ file, loaded, total }) => {
-      if (total === undefined || total < 4 << 20) return;
+    onProgress: ({ phase, file, loaded, total }) => {
+      if (phase !== 'download' || total === undefined || total < 4 << 20) return;
       const mb = (x: number) => Math.round(x / 1e5) / 10;
       if (!started) {
         bar.start(mb(total), 0, { file });

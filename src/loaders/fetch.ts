@@ -8,11 +8,10 @@ import { CacheApiCache, type ModelCache } from './cache.js';
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
 
-/** Called as bytes arrive; `total` is undefined when the server does not say. */
-export type ProgressCallback = (p: { file: string; loaded: number; total: number | undefined }) => void;
+import type { FileProgressCallback } from './progress.js';
 
 export interface ReadOptions {
-  onProgress?: ProgressCallback;
+  onProgress?: FileProgressCallback;
   /** Aborts the read: it rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Where URL files are kept across page loads (cache.ts); undefined: not cached. */
@@ -32,7 +31,7 @@ function nodeFs(): Promise<typeof import('node:fs/promises')> {
   return import(/* @vite-ignore */ name);
 }
 
-async function readNodeFile(path: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
+async function readNodeFile(path: string, onProgress?: FileProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
   const fs = await nodeFs();
   let data: Uint8Array;
   try {
@@ -47,7 +46,7 @@ async function readNodeFile(path: string, onProgress?: ProgressCallback, signal?
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
-async function readUrl(url: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
+async function readUrl(url: string, onProgress?: FileProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
   let res: Response;
   try {
     res = await fetch(url, { signal });

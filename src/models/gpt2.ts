@@ -25,10 +25,10 @@ import {
   type ModelFolder,
   type ModelSource,
   type OpenedSource,
-  type ProgressCallback,
   type ReadOptions,
 } from '../loaders/fetch.js';
 import { streamSafetensors, type StreamStats } from '../loaders/safetensors_stream.js';
+import { LoadTracker, type ProgressCallback } from '../loaders/progress.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
 import { CacheApiCache, resolveCache, type CacheOption } from '../loaders/cache.js';
 import { SafeTensors, ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
@@ -284,8 +284,9 @@ export class GPT2 {
    * and the tokenizer files; they are fetched in parallel.
    */
   static async load(source: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
-    const { signal, onProgress, onCacheError } = options;
-    const read: ReadOptions = { signal, cache: resolveCache(options.cache), onCacheError };
+    const { signal, onCacheError } = options;
+    const progress = new LoadTracker(options.onProgress, typeof source === 'string' ? source : 'model', !!options.warmup);
+    const read: ReadOptions = { signal, cache: resolveCache(options.cache), onCacheError, onProgress: progress.file };
     const folder = await resolveFolder(source, options);
     const cfgSrc = fileIn(folder, 'config.json');
     if (cfgSrc === undefined) throw new ModelFormatError('model folder has no config.json');
@@ -301,14 +302,19 @@ export class GPT2 {
     });
     let lm: GPT2;
     if ('index' in weights) {
-      const st = await ShardedSafeTensors.load(weights.index, (f) => fileIn(folder, f), { ...read, onProgress });
+      const st = await ShardedSafeTensors.load(weights.index, (f) => fileIn(folder, f), read);
       lm = await GPT2.fromSafetensors(st, await config, options);
     } else {
-      lm = await GPT2.fromStream(weights.file, config, options, { ...read, onProgress });
+      lm = await GPT2.fromStream(weights.file, config, options, read, progress);
     }
     try {
       lm.tokenizer = await tokenizer;
-      if (options.warmup) await lm.warmup();
+      if (options.warmup) {
+        progress.compiling();
+        await lm.warmup();
+        progress.compileDone();
+      }
+      progress.done();
     } catch (e) {
       lm.dispose();
       throw e;
@@ -321,7 +327,13 @@ export class GPT2 {
    * the header before any data arrives): the file is never held whole. A cached copy that turns out
    * truncated is dropped and fetched again.
    */
-  private static async fromStream(file: ModelSource, config: Promise<GPT2Config>, options: GPT2Options, read: ReadOptions): Promise<GPT2> {
+  private static async fromStream(
+    file: ModelSource,
+    config: Promise<GPT2Config>,
+    options: GPT2Options,
+    read: ReadOptions,
+    progress?: LoadTracker,
+  ): Promise<GPT2> {
     const dtype = options.dtype ?? 'f32';
     if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
     const gpuReady = options.gpu ? Promise.resolve(options.gpu) : Gpu.create(options.gpuOptions);
@@ -336,17 +348,22 @@ export class GPT2 {
         throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
       const cfg = await config;
       let plan!: ReturnType<typeof planWeights>;
+      let uploaded = 0;
+      let toUpload = 0;
       const stats = await streamSafetensors(
         opened.chunks,
         opened.name,
         {
           header: (h) => {
             plan = planWeights(gpu, h, cfg, dtype, layout, made);
+            for (const n of plan.actions.keys()) toUpload += h.info(n).byteLength;
             return plan.actions.keys();
           },
           tensor: (name, r) => {
             read.signal?.throwIfAborted();
             plan.actions.get(name)!(r);
+            uploaded += r.info(name).byteLength;
+            progress?.upload(opened!.name, uploaded, toUpload);
           },
         },
         opened.total,
@@ -365,7 +382,7 @@ export class GPT2 {
       if (opened?.fromCache && e instanceof ModelFormatError && typeof file === 'string' && read.cache?.delete) {
         // a damaged cache entry: drop it and read the file from its source
         await read.cache.delete(file).catch(() => undefined);
-        return GPT2.fromStream(file, config, options, read);
+        return GPT2.fromStream(file, config, options, read, progress);
       }
       throw e;
     }

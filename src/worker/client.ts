@@ -7,7 +7,8 @@
 //   lm.dispose(); engine.terminate();
 import { DisposedError, ERROR_CLASSES, WebgenError } from '../errors.js';
 import type { GenerationPiece, GenerationResult } from '../generation/generate.js';
-import type { ProgressCallback, ModelFolder, ModelSource } from '../loaders/fetch.js';
+import type { ModelFolder, ModelSource } from '../loaders/fetch.js';
+import type { ProgressCallback } from '../loaders/progress.js';
 import type { GenerateRequest } from '../models/gan/generator.js';
 import type { GPT2GenerateOptions } from '../models/gpt2.js';
 import type { Call, GeneratorInfo, GPT2Info, Response, SerializedError, WorkerGeneratorOptions, WorkerGPT2Options } from './protocol.js';
@@ -77,7 +78,7 @@ export class WorkerEngine {
   async loadGPT2(folder: ModelFolder, options: WorkerGPT2Options & { onProgress?: ProgressCallback } = {}): Promise<WorkerGPT2> {
     const { onProgress, ...rest } = options;
     const info = await this.call<GPT2Info>({ op: 'loadGPT2', folder: absolute(folder), options: rest }, (m) => {
-      if (m.type === 'progress') onProgress?.({ file: m.file, loaded: m.loaded, total: m.total });
+      if (m.type === 'progress') onProgress?.(m.progress);
     }).done;
     return new WorkerGPT2(this, info);
   }
@@ -89,7 +90,7 @@ export class WorkerEngine {
   ): Promise<WorkerGenerator> {
     const { onProgress, ...rest } = options;
     const info = await this.call<GeneratorInfo>({ op: 'loadGenerator', source: absolute(source), options: rest }, (m) => {
-      if (m.type === 'progress') onProgress?.({ file: m.file, loaded: m.loaded, total: m.total });
+      if (m.type === 'progress') onProgress?.(m.progress);
     }).done;
     return new WorkerGenerator(this, info);
   }

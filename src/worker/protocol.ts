@@ -7,6 +7,7 @@ import type { GPT2Config } from '../loaders/gpt2_config.js';
 import type { GenerationPiece, GenerationResult } from '../generation/generate.js';
 import type { GPT2GenerateOptions, WeightDType } from '../models/gpt2.js';
 import type { ModelFolder, ModelSource } from '../loaders/fetch.js';
+import type { LoadProgress } from '../loaders/progress.js';
 
 /** GPT2Options that can cross postMessage (no device, adapter or callbacks). */
 export interface WorkerGPT2Options {
@@ -59,7 +60,7 @@ export interface GeneratorInfo {
 }
 
 export type Response =
-  | { id: number; type: 'progress'; file: string; loaded: number; total: number | undefined }
+  | { id: number; type: 'progress'; progress: LoadProgress }
   | { id: number; type: 'piece'; piece: GenerationPiece }
   | { id: number; type: 'result'; value: GPT2Info | GeneratorInfo | GenerationResult | Float32Array | null }
   | { id: number; type: 'error'; error: SerializedError };

@@ -5,6 +5,7 @@
 import { DisposedError, WebgenError } from '../errors.js';
 import { Generator } from '../models/gan/generator.js';
 import { GPT2 } from '../models/gpt2.js';
+import type { LoadProgress } from '../loaders/progress.js';
 import type { GeneratorInfo, GPT2Info, Request, Response, SerializedError } from './protocol.js';
 
 const scope = self as unknown as {
@@ -36,7 +37,7 @@ function generator(id: number): Generator {
 async function handle(req: Request, post: (m: Response, transfer?: Transferable[]) => void): Promise<void> {
   const result = (value: Extract<Response, { type: 'result' }>['value'], transfer?: Transferable[]) =>
     post({ id: req.id, type: 'result', value }, transfer);
-  const onProgress = (p: { file: string; loaded: number; total: number | undefined }) => post({ id: req.id, type: 'progress', ...p });
+  const onProgress = (progress: LoadProgress) => post({ id: req.id, type: 'progress', progress });
   switch (req.op) {
     case 'loadGPT2': {
       const lm = await GPT2.load(req.folder, { ...req.options, onProgress });

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FetchError } from '../../src/errors.js';
 import { SafeTensors, writeSafetensors, type TensorToWrite } from '../../src/loaders/safetensors.js';
+import { Generator } from '../../src/models/gan/generator.js';
 import { GPT2 } from '../../src/models/gpt2.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -44,6 +45,7 @@ describe('hub ids, shards, HTTP errors and abort', () => {
     const config = readFileSync(BASE + 'config.json');
     repos['acme/tiny'] = { 'config.json': config, 'model.safetensors': readFileSync(BASE + 'model.safetensors') };
     repos['acme/sharded'] = { 'config.json': config, ...shards() };
+    repos['acme/gan'] = { 'model.safetensors': readFileSync(`${FIXTURES}gan/dcgan/model.safetensors`) };
     repos['acme/odd'] = { 'config.json': readFileSync(ODD + 'config.json'), 'model.safetensors': readFileSync(ODD + 'model.safetensors') };
     server = createServer((req, res) => {
       requests.push(`${req.method} ${req.url}`);
@@ -137,5 +139,33 @@ describe('hub ids, shards, HTTP errors and abort', () => {
       streamed.dispose();
       whole.dispose();
     }
+  });
+
+  it('one progress stream: every file downloading, the upload, compilation, done; the fraction only grows to 1', async () => {
+    const events: { phase: string; file: string; fraction: number }[] = [];
+    const lm = await GPT2.load('acme/odd', { gpu: gpu(), hubHost: host, warmup: true, onProgress: (p) => events.push(p) });
+    lm.dispose();
+    const phases = [...new Set(events.map((e) => e.phase))];
+    expect(phases).toEqual(['download', 'upload', 'compile', 'done']);
+    const files = new Set(events.filter((e) => e.phase === 'download').map((e) => e.file));
+    expect([...files].sort()).toEqual(['config.json', 'model.safetensors']);
+    const fractions = events.map((e) => e.fraction);
+    expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1])).toBe(true);
+    expect(fractions.at(-1)).toBe(1);
+    expect(events.find((e) => e.phase === 'compile')!.fraction).toBeLessThanOrEqual(0.9);
+  });
+
+  it('a GAN generator loads by hub id too, and its load aborts', async () => {
+    const hub = await Generator.load('acme/gan', { gpu: gpu(), hubHost: host, revision: 'r2' });
+    const local = await Generator.load(`${FIXTURES}gan/dcgan/`, { gpu: gpu() });
+    try {
+      expect(Array.from(await hub.generate({ count: 2, seed: 3 }))).toEqual(Array.from(await local.generate({ count: 2, seed: 3 })));
+      expect(requests).toContain('GET /acme/gan/resolve/r2/model.safetensors');
+    } finally {
+      hub.dispose();
+      local.dispose();
+    }
+    const reason = new DOMException('stop', 'AbortError');
+    await expect(Generator.load('acme/gan', { gpu: gpu(), hubHost: host, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
   });
 });

@@ -12,7 +12,9 @@ import { matmul } from '../../kernels/matmul/index.js';
 import { scaleShift } from '../../kernels/scale_shift.js';
 import { layoutStrides, type View4 } from '../../kernels/view.js';
 import { DisposedError, LimitError, ModelFormatError, OptionError } from '../../errors.js';
-import { fileIn, folderHas, readJson, type ModelFolder, type ModelSource, type ProgressCallback } from '../../loaders/fetch.js';
+import { resolveCache, type CacheOption } from '../../loaders/cache.js';
+import { fileIn, folderHas, readJson, resolveFolder, type ModelFolder, type ModelSource, type ReadOptions } from '../../loaders/fetch.js';
+import { LoadTracker, type ProgressCallback } from '../../loaders/progress.js';
 import { SafeTensors } from '../../loaders/safetensors.js';
 import { Gpu } from '../../runtime/device.js';
 import { Plan } from '../../runtime/plan.js';
@@ -30,6 +32,14 @@ export interface GeneratorLoadOptions {
   /** Run on this device (default: a new one, disposed with the generator). */
   gpu?: Gpu;
   onProgress?: ProgressCallback;
+  /** Aborts the load: downloads stop and load() rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Where the files are kept across page loads (as GPT2Options.cache): the Cache API by default in pages. */
+  cache?: CacheOption;
+  onCacheError?: (error: unknown) => void;
+  /** For a hub id ("owner/name"): the revision (default 'main') and the hub's address. */
+  revision?: string;
+  hubHost?: string;
   /** The largest batch one recorded plan runs (default 64); larger requests are split. Lowered to fit the device's limits. */
   maxBatch?: number;
 }
@@ -73,22 +83,25 @@ export class Generator {
    * sources, holding model.safetensors and optionally generator.json) or from a safetensors file.
    */
   static async load(source: ModelFolder | ModelSource, options: GeneratorLoadOptions = {}): Promise<Generator> {
+    const progress = new LoadTracker(options.onProgress, 'generator');
+    const read: ReadOptions = { signal: options.signal, cache: resolveCache(options.cache), onCacheError: options.onCacheError };
+    if (typeof source === 'string' && !/\.safetensors$/i.test(source)) source = await resolveFolder(source, options);
     const asFile =
       (typeof source === 'string' && /\.safetensors$/i.test(source)) ||
       (source instanceof URL && /\.safetensors$/i.test(source.pathname)) ||
       !(typeof source === 'string' || source instanceof URL || isFolderMap(source));
     const weightsSource = asFile ? (source as ModelSource) : fileIn(source as ModelFolder, 'model.safetensors');
     if (weightsSource === undefined) throw new ModelFormatError('the model files have no model.safetensors');
-    const st = await SafeTensors.load(weightsSource, { onProgress: options.onProgress });
+    const st = await SafeTensors.load(weightsSource, { ...read, onProgress: progress.file });
 
     let graph: GeneratorGraph | undefined;
     const g = options.graph;
     if (g !== undefined && typeof g === 'object' && 'layers' in g) graph = parseGraph(g, 'options.graph');
     else if (g !== undefined) {
-      const { json, name } = await readJson(g as ModelSource);
+      const { json, name } = await readJson(g as ModelSource, read);
       graph = parseGraph(json, name);
-    } else if (!asFile && (await folderHas(source as ModelFolder, 'generator.json'))) {
-      const { json, name } = await readJson(fileIn(source as ModelFolder, 'generator.json')!);
+    } else if (!asFile && (await folderHas(source as ModelFolder, 'generator.json', read.cache))) {
+      const { json, name } = await readJson(fileIn(source as ModelFolder, 'generator.json')!, read);
       graph = parseGraph(json, name);
     } else {
       graph = dcganGraph(st.tensors, st.fileName);
@@ -105,6 +118,7 @@ export class Generator {
       const maxBatch = batchLimit(program, gpu, options.maxBatch ?? 64);
       const gen = new Generator(gpu, !options.gpu, graph, program, maxBatch);
       gen.upload();
+      progress.done();
       return gen;
     } catch (e) {
       if (!options.gpu) gpu.dispose();
