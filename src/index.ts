@@ -37,7 +37,7 @@ export type { SamplingOptions, ResolvedSampling } from './generation/sampling.js
 // Loaders
 export { SafeTensors, writeSafetensors } from './loaders/safetensors.js';
 export type { TensorInfo, TensorToWrite, SafetensorsDType } from './loaders/safetensors.js';
-export { CacheApiCache } from './loaders/cache.js';
+export { CacheApiCache, IndexedDbCache } from './loaders/cache.js';
 export type { CacheOption, ModelCache } from './loaders/cache.js';
 export { parseGPT2Config } from './loaders/gpt2_config.js';
 export type { GPT2Config, GPT2Activation } from './loaders/gpt2_config.js';

@@ -13,7 +13,7 @@ export interface ModelCache {
   delete?(url: string): Promise<void>;
 }
 
-export type CacheOption = 'cache-api' | 'none' | ModelCache;
+export type CacheOption = 'cache-api' | 'indexeddb' | 'none' | ModelCache;
 
 const CACHE_NAME = 'webgen-models-v1';
 const LENGTH_HEADER = 'x-webgen-bytes';
@@ -74,9 +74,71 @@ export class CacheApiCache implements ModelCache {
   }
 }
 
+/**
+ * IndexedDB, one record per URL holding the bytes and their length. Whole files go in and out (the
+ * Cache API is the one a streamed load reads piece by piece).
+ */
+export class IndexedDbCache implements ModelCache {
+  private static db?: Promise<IDBDatabase>;
+
+  private static open(): Promise<IDBDatabase> {
+    if (typeof indexedDB === 'undefined') return Promise.reject(new Error('IndexedDB is not available here'));
+    return (IndexedDbCache.db ??= new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(CACHE_NAME, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('files');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => {
+        IndexedDbCache.db = undefined;
+        reject(req.error);
+      };
+    }));
+  }
+
+  private static async run<T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+    const db = await IndexedDbCache.open();
+    return new Promise<T>((resolve, reject) => {
+      const tx = db.transaction('files', mode);
+      const req = op(tx.objectStore('files'));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = tx.onabort = () => reject(tx.error ?? req.error);
+    });
+  }
+
+  async get(url: string): Promise<Uint8Array | undefined> {
+    const rec = (await IndexedDbCache.run('readonly', (s) => s.get(url))) as { bytes: ArrayBuffer; length: number } | undefined;
+    if (!rec) return undefined;
+    if (rec.bytes.byteLength !== rec.length) {
+      await this.delete(url);
+      return undefined;
+    }
+    return new Uint8Array(rec.bytes);
+  }
+
+  async has(url: string): Promise<boolean> {
+    return (await IndexedDbCache.run('readonly', (s) => s.count(url))) > 0;
+  }
+
+  async put(url: string, bytes: Uint8Array): Promise<void> {
+    const copy = bytes.slice().buffer;
+    await IndexedDbCache.run('readwrite', (s) => s.put({ bytes: copy, length: bytes.byteLength }, url));
+  }
+
+  async delete(url: string): Promise<void> {
+    await IndexedDbCache.run('readwrite', (s) => s.delete(url));
+  }
+
+  /** Removes every entry, or those whose URL starts with `prefix`. */
+  static async clear(prefix?: string): Promise<void> {
+    if (typeof indexedDB === 'undefined') return;
+    const range = prefix === undefined ? undefined : IDBKeyRange.bound(prefix, prefix + '\uffff');
+    await IndexedDbCache.run('readwrite', (s) => (range ? s.delete(range) : s.clear()));
+  }
+}
+
 /** The cache a load uses: the option, else the Cache API where it exists (pages and workers), else none. */
 export function resolveCache(option: CacheOption | undefined): ModelCache | undefined {
   if (option === 'none') return undefined;
+  if (option === 'indexeddb') return typeof indexedDB !== 'undefined' ? new IndexedDbCache() : undefined;
   if (option !== undefined && option !== 'cache-api') return option;
   return typeof caches !== 'undefined' ? new CacheApiCache() : undefined;
 }

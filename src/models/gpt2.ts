@@ -30,7 +30,7 @@ import {
 import { streamSafetensors, type StreamStats } from '../loaders/safetensors_stream.js';
 import { LoadTracker, type ProgressCallback } from '../loaders/progress.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
-import { CacheApiCache, resolveCache, type CacheOption } from '../loaders/cache.js';
+import { CacheApiCache, IndexedDbCache, resolveCache, type CacheOption } from '../loaders/cache.js';
 import { SafeTensors, ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
 import { GPT2Tokenizer } from '../loaders/tokenizer.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
@@ -59,8 +59,8 @@ export interface GPT2Options {
   /** Aborts the load: downloads stop, whatever was uploaded is freed, and load() rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Where the files are kept across page loads: 'cache-api' (the default in pages and workers),
-   * 'none', or an object with get/put (e.g. over IndexedDB). A cache that fails never fails the load.
+   * Where the files are kept across page loads: 'cache-api' (the default in pages and workers; streamed),
+   * 'indexeddb' (whole files), 'none', or an object with get/put. A cache that fails never fails the load.
    */
   cache?: CacheOption;
   /** Told when the cache could not be read or written (full, refused, missing); the load goes on. */
@@ -403,11 +403,12 @@ export class GPT2 {
     return (await Promise.all((urls as string[]).map(has))).every(Boolean);
   }
 
-  /** Removes a folder's files (or, without one, every model file) from the Cache API cache. */
-  static async clearCache(source?: ModelFolder, options: Pick<GPT2Options, 'revision' | 'hubHost'> = {}): Promise<void> {
-    if (source === undefined) return CacheApiCache.clear();
+  /** Removes a folder's files (or, without one, every model file) from the Cache API cache (or IndexedDB's, with cache: 'indexeddb'). */
+  static async clearCache(source?: ModelFolder, options: Pick<GPT2Options, 'revision' | 'hubHost' | 'cache'> = {}): Promise<void> {
+    const store = options.cache === 'indexeddb' ? IndexedDbCache : CacheApiCache;
+    if (source === undefined) return store.clear();
     const prefix = fileIn(await resolveFolder(source, options), '');
-    if (typeof prefix === 'string') await CacheApiCache.clear(prefix);
+    if (typeof prefix === 'string') await store.clear(prefix);
   }
 
   /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */

@@ -55,15 +55,17 @@ describe('the Cache API across page loads', () => {
         const w = await (window as any).eval(`import(${JSON.stringify(src)})`);
         const errors: string[] = [];
         const options: any = { dtype: 'f16', onCacheError: (e: any) => errors.push(String(e?.name ?? e)) };
+        if (extra === 'indexeddb') options.cache = 'indexeddb';
         if (extra === 'full') {
           const quota = () => Promise.reject(new DOMException('the quota is full', 'QuotaExceededError'));
           options.cache = { get: async () => undefined, put: quota };
         }
-        const before = await w.GPT2.isCached('/pretrained/gpt2-kjv/');
+        const cacheOpt = extra === 'indexeddb' ? { cache: 'indexeddb' } : {};
+        const before = await w.GPT2.isCached('/pretrained/gpt2-kjv/', cacheOpt);
         const lm = await w.GPT2.load('/pretrained/gpt2-kjv/', options);
         const r = await lm.complete('And God said', { maxNewTokens: 5, stopAtEos: false });
         lm.dispose();
-        return { ids: r.sequences[0].ids, errors, before, after: await w.GPT2.isCached('/pretrained/gpt2-kjv/') };
+        return { ids: r.sequences[0].ids, errors, before, after: await w.GPT2.isCached('/pretrained/gpt2-kjv/', cacheOpt) };
       },
       `${base}/${OUT}/index.js?${Math.random()}`,
       extra,
@@ -114,5 +116,25 @@ describe('the Cache API across page loads', () => {
         `${base}/${OUT}/index.js`,
       ),
     ).toBe(false);
+  });
+
+  it("cache: 'indexeddb' keeps the files too: the second load makes no request", async () => {
+    const src = `${base}/${OUT}/index.js`;
+    await page.evaluate(async (src: string) => (await (window as any).eval(`import(${JSON.stringify(src)})`)).GPT2.clearCache(), src); // the Cache API's copy
+    requests.length = 0;
+    const first = await load('indexeddb');
+    expect(requests).toContain('GET /pretrained/gpt2-kjv/model.safetensors');
+    requests.length = 0;
+    const second = await load('indexeddb');
+    expect(requests).toEqual([]);
+    expect(first.before).toBe(false);
+    expect(second.before).toBe(true);
+    expect(second.ids).toEqual(first.ids);
+    const cleared = await page.evaluate(async (src: string) => {
+      const w = await (window as any).eval(`import(${JSON.stringify(src)})`);
+      await w.GPT2.clearCache('/pretrained/gpt2-kjv/', { cache: 'indexeddb' });
+      return w.GPT2.isCached('/pretrained/gpt2-kjv/', { cache: 'indexeddb' });
+    }, src);
+    expect(cleared).toBe(false);
   });
 });
