@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { GPT2, OptionError, WebgenError, type GenerateOptions, type ProgressCallback } from '../index.js';
 import { KERNEL_CATALOG, kernelSource } from '../kernels/index.js';
+import { relayThroughChild, stderrIsTTY } from './quiet_dawn.js';
 import { selfCheck } from './selfcheck.js';
 import { runGan } from './gan.js';
 
@@ -34,7 +35,8 @@ const COMMANDS: Record<string, string> = {
 };
 
 const ENVIRONMENT = `environment:
-  WEBGEN_VULKAN=lavapipe|swiftshader   pick a software Vulkan driver for Dawn (machines without a GPU)`;
+  WEBGEN_VULKAN=lavapipe|swiftshader   pick a software Vulkan driver for Dawn (machines without a GPU)
+  WEBGEN_DAWN_WARNINGS=1               show Dawn's two limit notices (hidden by default)`;
 
 const USAGE = `usage: webgen <command> [options]
 
@@ -65,7 +67,7 @@ function dtypeOf(v: string | undefined): 'f32' | 'f16' {
 
 /** A download progress bar on stderr (only when stderr is a terminal and the file is remote). */
 function progressBar(): { onProgress: ProgressCallback; stop(): void } {
-  if (!process.stderr.isTTY) return { onProgress: () => {}, stop: () => {} };
+  if (!stderrIsTTY()) return { onProgress: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     { format: '{file} [{bar}] {percentage}% {value}/{total} MB', stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -260,14 +262,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    if (e instanceof WebgenError) console.error(`webgen: ${e.name}: ${e.message}`);
-    else if ((e as any)?.code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`webgen: ${(e as Error).message}\n\n${USAGE}`);
-    else console.error(e);
-    process.exitCode = 1;
-  },
-);
+if (!relayThroughChild()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      if (e instanceof WebgenError) console.error(`webgen: ${e.name}: ${e.message}`);
+      else if ((e as any)?.code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`webgen: ${(e as Error).message}\n\n${USAGE}`);
+      else console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
