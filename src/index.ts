@@ -4,7 +4,8 @@
 // (GPT-2 checkpoints with random weights): `webgen/testing`.
 
 // Models
-export { GPT2, loadTokenizer } from './models/gpt2.js';
+export { GPT2 } from './models/gpt2.js';
+export { loadTokenizer } from './models/gpt2_weights.js';
 export type { GPT2Options, GPT2GenerateOptions, WeightDType } from './models/gpt2.js';
 export type { GPT2Stepper } from './models/gpt2_stepper.js';
 export { Generator } from './models/gan/generator.js';
