@@ -251,4 +251,18 @@ describe('GPT-2 generation on the GPU', () => {
     await expect(lm.complete([1, 2], { ...opts, ifBusy: 'wait' as any })).rejects.toThrow(/ifBusy/);
     lm.dispose();
   });
+
+  it('stepper.seek() moves the next decode step (benchmarks at long contexts) and checks its position', async () => {
+    const lm = await load(gpu(), 'base');
+    const stepper = lm.stepper;
+    expect(() => stepper.seek(5)).toThrow(OptionError); // before start()
+    await stepper.start([1, 2, 3], 1, resolveSampling({}, lm.config.vocabSize));
+    stepper.seek(20);
+    const [id] = await stepper.next();
+    expect(id).toBeGreaterThanOrEqual(0);
+    expect(id).toBeLessThan(lm.config.vocabSize);
+    expect(() => stepper.seek(lm.config.nPositions)).toThrow(/position must be an integer in 1\.\./);
+    stepper.end();
+    lm.dispose();
+  });
 });
