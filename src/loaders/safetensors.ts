@@ -62,15 +62,23 @@ export function parseHeader(
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
   const base = 8 + headerBytes.byteLength;
   const metadata: Record<string, string> = header.__metadata__ ?? {};
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || Object.values(metadata).some((m) => typeof m !== 'string'))
+  if (
+    typeof metadata !== 'object' ||
+    metadata === null ||
+    Array.isArray(metadata) ||
+    Object.values(metadata).some((m) => typeof m !== 'string')
+  )
     fail('"__metadata__" must be an object of strings');
   const tensors = new Map<string, TensorInfo>();
   for (const [name, v] of Object.entries(header as Record<string, any>)) {
     if (name === '__metadata__') continue;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`tensor "${name}" is not an object with dtype, shape and data_offsets`);
-    if (!Array.isArray(v.data_offsets) || v.data_offsets.length !== 2) fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      fail(`tensor "${name}" is not an object with dtype, shape and data_offsets`);
+    if (!Array.isArray(v.data_offsets) || v.data_offsets.length !== 2)
+      fail(`tensor "${name}" has bad data_offsets ${JSON.stringify(v.data_offsets)}`);
     const dtype = v?.dtype as SafetensorsDType;
-    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(v?.dtype)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype))
+      fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(v?.dtype)}`);
     const shape = v.shape as number[];
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
       fail(`tensor "${name}" has a bad shape ${JSON.stringify(v.shape)}`);
