@@ -15,6 +15,11 @@ export interface ModelCache {
 
 export type CacheOption = 'cache-api' | 'indexeddb' | 'none' | ModelCache;
 
+/** Whether `cache` holds `url` (without reading it where the cache can tell); a failing cache holds nothing. */
+export function cacheHas(cache: ModelCache, url: string): Promise<boolean> {
+  return (cache.has ? cache.has(url) : cache.get(url).then((b) => b !== undefined)).catch(() => false);
+}
+
 const CACHE_NAME = 'webgen-models-v1';
 const LENGTH_HEADER = 'x-webgen-bytes';
 

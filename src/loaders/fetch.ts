@@ -3,12 +3,11 @@
 // names to sources (e.g. the Files a user dropped on a page).
 import { FetchError, ModelFormatError } from '../errors.js';
 import { isNode } from '../util.js';
-import { CacheApiCache, type ModelCache } from './cache.js';
+import { CacheApiCache, cacheHas, type ModelCache } from './cache.js';
+import type { FileProgressCallback } from './progress.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 export type ModelFolder = string | URL | Readonly<Record<string, ModelSource>>;
-
-import type { FileProgressCallback } from './progress.js';
 
 export interface ReadOptions {
   onProgress?: FileProgressCallback;
@@ -25,6 +24,31 @@ function baseName(s: string): string {
   return clean.slice(clean.lastIndexOf('/') + 1) || clean;
 }
 
+/** In Node, the file path a source string names (a path or a file: URL); otherwise undefined (a URL to fetch). */
+function localPath(s: string): string | undefined {
+  if (!isNode || /^(https?|data|blob):/i.test(s)) return undefined;
+  return s.startsWith('file:') ? new URL(s).pathname : s;
+}
+
+/** A file that could not be read, as a FetchError naming it. */
+function readFailure(path: string, e: unknown): FetchError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new FetchError(`cannot read "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
+}
+
+/** fetch() that throws a FetchError naming the URL and the HTTP status, or the signal's reason on abort. */
+async function fetchOk(url: string, signal?: AbortSignal): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    throw new FetchError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
+  }
+  if (!res.ok) throw new FetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
+  return res;
+}
+
 /** node:fs/promises, imported by name at run time so that no browser build bundles or stubs it. */
 function nodeFs(): Promise<typeof import('node:fs/promises')> {
   const name = 'node:fs/promises';
@@ -38,8 +62,7 @@ async function readNodeFile(path: string, onProgress?: FileProgressCallback, sig
     data = await fs.readFile(path, { signal });
   } catch (e) {
     if (signal?.aborted) throw signal.reason;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FetchError(`cannot read "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
+    throw readFailure(path, e);
   }
   onProgress?.({ file: baseName(path), loaded: data.byteLength, total: data.byteLength });
   // A fresh ArrayBuffer of exactly the file, so typed views at any offset are safe to make.
@@ -47,14 +70,7 @@ async function readNodeFile(path: string, onProgress?: FileProgressCallback, sig
 }
 
 async function readUrl(url: string, onProgress?: FileProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal });
-  } catch (e) {
-    if (signal?.aborted) throw signal.reason;
-    throw new FetchError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
-  }
-  if (!res.ok) throw new FetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
+  const res = await fetchOk(url, signal);
   const file = baseName(url);
   const totalHeader = res.headers.get('content-length');
   const total = totalHeader ? Number(totalHeader) : undefined;
@@ -114,10 +130,8 @@ export async function readSource(source: ModelSource, options: ReadOptions = {})
     return { bytes, name };
   }
   const s = source instanceof URL ? source.href : String(source);
-  if (isNode && !/^(https?|data|blob):/i.test(s)) {
-    const path = s.startsWith('file:') ? new URL(s).pathname : s;
-    return { bytes: await readNodeFile(path, onProgress, signal), name: path };
-  }
+  const path = localPath(s);
+  if (path !== undefined) return { bytes: await readNodeFile(path, onProgress, signal), name: path };
   return { bytes: await readCachedUrl(s, options), name: s };
 }
 
@@ -155,13 +169,12 @@ export async function folderHas(folder: ModelFolder, file: string, cache?: Model
   if (src === undefined) return false;
   if (cache && (typeof src === 'string' || src instanceof URL)) {
     // a cached file needs no request; a failing cache is only a miss here
-    const url = src instanceof URL ? src.href : src;
-    const hit = await (cache.has ? cache.has(url) : cache.get(url).then((b) => b !== undefined)).catch(() => false);
-    if (hit) return true;
+    if (await cacheHas(cache, src instanceof URL ? src.href : src)) return true;
   }
-  if (typeof src === 'string' && isNode && !/^(https?|data|blob):/i.test(src)) {
+  const path = typeof src === 'string' ? localPath(src) : undefined;
+  if (path !== undefined) {
     const fs = await nodeFs();
-    return fs.access(src.startsWith('file:') ? new URL(src).pathname : src).then(
+    return fs.access(path).then(
       () => true,
       () => false,
     );
@@ -278,15 +291,12 @@ export async function openSource(source: ModelSource, options: ReadOptions = {})
     return { name, total: source.size, fromCache: false, chunks: streamChunks(source.stream(), name, source.size, options) };
   }
   const s = source instanceof URL ? source.href : String(source);
-  if (isNode && !/^(https?|data|blob):/i.test(s)) {
-    const path = s.startsWith('file:') ? new URL(s).pathname : s;
+  const path = localPath(s);
+  if (path !== undefined) {
     const size = await (await nodeFs()).stat(path).then(
       (st) => st.size,
       (e) => {
-        throw new FetchError(
-          `cannot read "${path}": ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-          { cause: e },
-        );
+        throw readFailure(path, e);
       },
     );
     return { name: path, total: size, fromCache: false, chunks: nodeFileChunks(path, baseName(path), size, options) };
@@ -300,14 +310,7 @@ export async function openSource(source: ModelSource, options: ReadOptions = {})
     const hit = await cache.openStream(s).catch((e) => void onCacheError?.(e));
     if (hit) return { name: s, total: hit.bytes, fromCache: true, chunks: streamChunks(hit.body, file, hit.bytes, options) };
   }
-  let res: Response;
-  try {
-    res = await fetch(s, { signal });
-  } catch (e) {
-    if (signal?.aborted) throw signal.reason;
-    throw new FetchError(`fetching ${s} failed: ${(e as Error).message}`, { cause: e });
-  }
-  if (!res.ok) throw new FetchError(`fetching ${s} failed: HTTP ${res.status} ${res.statusText}`);
+  const res = await fetchOk(s, signal);
   const header = res.headers.get('content-length');
   const total = header ? Number(header) : undefined;
   if (!res.body) {

@@ -28,7 +28,7 @@ import {
 import { streamSafetensors, type StreamStats } from '../loaders/safetensors_stream.js';
 import { LoadTracker, type ProgressCallback } from '../loaders/progress.js';
 import { parseGPT2Config, type GPT2Activation, type GPT2Config } from '../loaders/gpt2_config.js';
-import { CacheApiCache, IndexedDbCache, resolveCache, type CacheOption } from '../loaders/cache.js';
+import { CacheApiCache, cacheHas, IndexedDbCache, resolveCache, type CacheOption } from '../loaders/cache.js';
 import { ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
 import { GPT2Tokenizer } from '../loaders/tokenizer.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
@@ -114,6 +114,25 @@ export interface GPT2Core {
   ): Promise<void>;
   /** Calls `listener` whenever buffers that recorded plans bind are replaced or freed (drop those plans). */
   onInvalidate(listener: () => void): void;
+}
+
+/** The weights' storage dtype from the options (default f32), or an OptionError. */
+function weightDType(options: GPT2Options): WeightDType {
+  const dtype = options.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
+  return dtype;
+}
+
+/** Checks the layout option before anything is created. */
+function checkLayout(options: GPT2Options): void {
+  const l = options.layout;
+  if (l !== undefined && l !== 'auto' && l !== 'kn' && l !== 'nk')
+    throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(l)}`);
+}
+
+/** The Conv1D matrices' layout on this device: 'auto' is 'nk' on software adapters, 'kn' on GPUs. */
+function resolveLayout(options: GPT2Options, gpu: Gpu): 'kn' | 'nk' {
+  return options.layout === undefined || options.layout === 'auto' ? (gpu.isSoftware ? 'nk' : 'kn') : options.layout;
 }
 
 export class GPT2 {
@@ -309,8 +328,8 @@ export class GPT2 {
     read: ReadOptions,
     progress?: LoadTracker,
   ): Promise<GPT2> {
-    const dtype = options.dtype ?? 'f32';
-    if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
+    const dtype = weightDType(options);
+    checkLayout(options);
     const gpuReady = options.gpu ? Promise.resolve(options.gpu) : Gpu.create(options.gpuOptions);
     gpuReady.catch(() => undefined);
     const made: { dispose(): void }[] = [];
@@ -318,9 +337,7 @@ export class GPT2 {
     try {
       opened = await openSource(file, read);
       const gpu = await gpuReady;
-      const layout = options.layout === undefined || options.layout === 'auto' ? (gpu.isSoftware ? 'nk' : 'kn') : options.layout;
-      if (layout !== 'kn' && layout !== 'nk')
-        throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
+      const layout = resolveLayout(options, gpu);
       const cfg = await config;
       let plan!: ReturnType<typeof planWeights>;
       let uploaded = 0;
@@ -374,8 +391,7 @@ export class GPT2 {
     const files = ['config.json', options.weightsFile ?? 'model.safetensors'];
     const urls = files.map((f) => fileIn(folder, f));
     if (urls.some((u) => typeof u !== 'string')) return false;
-    const has = (u: string) => (cache.has ? cache.has(u) : cache.get(u).then((b) => b !== undefined)).catch(() => false);
-    return (await Promise.all((urls as string[]).map(has))).every(Boolean);
+    return (await Promise.all((urls as string[]).map((u) => cacheHas(cache, u)))).every(Boolean);
   }
 
   /** Removes a folder's files (or, without one, every model file) from the Cache API cache (or IndexedDB's, with cache: 'indexeddb'). */
@@ -388,13 +404,11 @@ export class GPT2 {
 
   /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */
   static async fromSafetensors(st: TensorReader, config: GPT2Config, options: GPT2Options = {}): Promise<GPT2> {
-    const dtype = options.dtype ?? 'f32';
-    if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
+    const dtype = weightDType(options);
+    checkLayout(options);
     const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
     const made: { dispose(): void }[] = [];
-    const layout = options.layout === undefined || options.layout === 'auto' ? (gpu.isSoftware ? 'nk' : 'kn') : options.layout;
-    if (layout !== 'kn' && layout !== 'nk')
-      throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(options.layout)}`);
+    const layout = resolveLayout(options, gpu);
     try {
       const weights = await uploadWeights(gpu, st, config, dtype, layout, made, options.signal);
       options.signal?.throwIfAborted();
