@@ -26,12 +26,14 @@ export { imageRgba, toImageData, gridRgba, encodePng } from './models/gan/images
 export type { ImageSpec, Rgba, GridOptions } from './models/gan/images.js';
 
 // The worker engine: the same models in a Web Worker (its script: `webgen/worker`)
-export { connectWorker, WorkerEngine, WorkerGPT2, WorkerGenerator } from './worker/client.js';
-export type { WorkerGPT2Options, WorkerGeneratorOptions, GPT2Info, GeneratorInfo } from './worker/protocol.js';
+export { connectWorker, WorkerEngine, WorkerGPT2, WorkerGenerator, WorkerConversation } from './worker/client.js';
+export type { WorkerGPT2Options, WorkerGeneratorOptions, GPT2Info, GeneratorInfo, ConversationState } from './worker/protocol.js';
 
 // Generation
 export { generateStream, generateAll } from './generation/generate.js';
 export type { GenerateOptions, GenerationPiece, GenerationResult, FinishReason, TokenStepper, TextCodec } from './generation/generate.js';
+export { Conversation } from './generation/conversation.js';
+export type { ConversationOptions, TurnOptions, TurnResult, ResumableStepper } from './generation/conversation.js';
 export { resolveSampling, sampleRow } from './generation/sampling.js';
 export type { SamplingOptions, ResolvedSampling } from './generation/sampling.js';
 

@@ -35,6 +35,7 @@ import { ChunkedTensor } from '../runtime/chunked.js';
 import { Gpu, type GpuOptions } from '../runtime/device.js';
 import { Plan } from '../runtime/plan.js';
 import { Tensor } from '../runtime/tensor.js';
+import { Conversation, type ConversationOptions } from '../generation/conversation.js';
 import { GPT2Stepper } from './gpt2_stepper.js';
 import { findWeights, loadTokenizer, planWeights, uploadWeights, type WeightDType, type Weights } from './gpt2_weights.js';
 
@@ -110,8 +111,10 @@ export interface GPT2Core {
    */
   recordForward(
     plan: Plan,
-    o: { rows: number; batch: number; copies: number; ids: Tensor; headRow: number; headRows: number; logits: Tensor },
+    o: { cache: string; rows: number; batch: number; copies: number; ids: Tensor; headRow: number; headRows: number; logits: Tensor },
   ): Promise<void>;
+  /** Frees a named KV cache (a conversation's). */
+  releaseCache(name: string): void;
   /** Calls `listener` whenever buffers that recorded plans bind are replaced or freed (drop those plans). */
   onInvalidate(listener: () => void): void;
 }
@@ -147,6 +150,8 @@ export class GPT2 {
   /** Generations running or waiting. */
   private pending = 0;
   private readonly invalidated = new Set<() => void>();
+  private readonly conversations = new Set<Conversation>();
+  private conversationCount = 0;
   /** How the weights were read when they streamed in: file bytes, the most held at once, the largest tensor. */
   loadStats?: StreamStats;
   /** The tokenizer found beside the weights (vocab.json + merges.txt, or tokenizer.json), if any. */
@@ -189,6 +194,36 @@ export class GPT2 {
     options: GPT2GenerateOptions = {},
   ): AsyncGenerator<GenerationPiece, GenerationResult> {
     const codec = this.codec(typeof prompt !== 'string');
+    return yield* this.exclusive(options, () => generateStream(this.stepper, codec, prompt, options));
+  }
+
+  /**
+   * A dialogue that keeps its KV cache (its own, beside generate()'s): each `say()` runs only the new
+   * tokens through the model. See generation/conversation.ts for what a turn keeps and `onFull`.
+   * Turns queue with generate() calls; dispose() the conversation to free its cache.
+   */
+  conversation(options: ConversationOptions = {}): Conversation {
+    if (this.disposed) throw new DisposedError('this GPT2 model was disposed');
+    for (const c of this.conversations) if (c.isDisposed) this.conversations.delete(c);
+    const stepper = new GPT2Stepper(this.core(), `conversation${++this.conversationCount}`);
+    const conversation = new Conversation(
+      stepper,
+      (idsOnly) => this.codec(idsOnly),
+      (o, body) => this.exclusive(o, body),
+      options,
+    );
+    this.conversations.add(conversation);
+    return conversation;
+  }
+
+  /**
+   * Runs `body` when the generations queued before it have finished (first in, first out), or rejects
+   * with an OptionError when `ifBusy: 'reject'` and one runs. The wait starts at the first next().
+   */
+  private async *exclusive<R>(
+    options: GPT2GenerateOptions,
+    body: () => AsyncGenerator<GenerationPiece, R>,
+  ): AsyncGenerator<GenerationPiece, R> {
     const ifBusy = options.ifBusy ?? 'queue';
     if (ifBusy !== 'queue' && ifBusy !== 'reject')
       throw new OptionError(`ifBusy must be 'queue' or 'reject', got ${JSON.stringify(ifBusy)}`);
@@ -201,7 +236,7 @@ export class GPT2 {
       await previous;
       options.signal?.throwIfAborted();
       if (this.disposed) throw new DisposedError('this GPT2 model was disposed');
-      return yield* generateStream(this.stepper, codec, prompt, options);
+      return yield* body();
     } finally {
       this.pending--;
       release();
@@ -248,11 +283,12 @@ export class GPT2 {
       checkIds: (ids) => this.checkIds(ids),
       recordForward: async (plan, o) => {
         const acts = this.activations(Math.max(o.rows, o.batch));
-        await this.recordForward(plan, acts, this.cache(o.batch, 'generate'), o.rows, this.config.nLayer, true, o.copies, o.ids);
+        await this.recordForward(plan, acts, this.cache(o.batch, o.cache), o.rows, this.config.nLayer, true, o.copies, o.ids);
         // logits: [headRows, V]
         await matmul(plan, acts.h, this.weights.head, o.logits, { layout: 'nk', xRowOffset: o.headRow, rows: o.headRows });
       },
       onInvalidate: (listener) => this.invalidated.add(listener),
+      releaseCache: (name) => this.releaseCache(name),
     };
   }
 
@@ -533,7 +569,7 @@ export class GPT2 {
    * ('generate') and one-off passes like logits() ('scratch') keep separate caches, so a logits()
    * call in the middle of a generation does not disturb it.
    */
-  private cache(batch: number, owner: 'scratch' | 'generate' = 'scratch'): KvCache[] {
+  private cache(batch: number, owner = 'scratch'): KvCache[] {
     const key = `${owner}:${batch}`;
     let c = this.caches.get(key);
     if (!c) {
@@ -547,16 +583,26 @@ export class GPT2 {
     return c;
   }
 
-  /** Frees the KV caches (they are re-created on demand; plans recorded on them are dropped). */
+  /**
+   * Frees the KV caches of generate() and of one-off passes (re-created on demand; plans recorded on
+   * them are dropped). Conversations keep theirs until they are disposed.
+   */
   releaseCaches(): void {
     this.invalidate();
-    for (const [b, c] of this.caches) {
-      for (const { k, v } of c) {
-        k.dispose();
-        v.dispose();
-      }
-      this.caches.delete(b);
+    for (const key of [...this.caches.keys()]) if (!key.startsWith('conversation')) this.freeCache(key);
+  }
+
+  /** Frees a conversation's cache (every batch size of `owner`). */
+  private releaseCache(owner: string): void {
+    for (const key of [...this.caches.keys()]) if (key.startsWith(`${owner}:`)) this.freeCache(key);
+  }
+
+  private freeCache(key: string): void {
+    for (const { k, v } of this.caches.get(key) ?? []) {
+      k.dispose();
+      v.dispose();
     }
+    this.caches.delete(key);
   }
 
   private writeStep(pos0: number, T: number, B: number): void {
@@ -587,7 +633,9 @@ export class GPT2 {
     for (const c of this.caches.values()) for (const { k, v } of c) tensors.push(k, v);
     const bytes = (t: Tensor | ChunkedTensor) =>
       t instanceof ChunkedTensor ? t.chunks.reduce((n, c) => n + c.tensor.byteLength, 0) : t.byteLength;
-    return tensors.reduce((n, t) => n + bytes(t), 0) + (this.stepper_?.memoryBytes() ?? 0);
+    let n = tensors.reduce((sum, t) => sum + bytes(t), 0) + (this.stepper_?.memoryBytes() ?? 0);
+    for (const c of this.conversations) n += c.memoryBytes();
+    return n;
   }
 
   /**
@@ -619,9 +667,10 @@ export class GPT2 {
     if (this.disposed) return;
     this.disposed = true;
     this.stepper_?.dispose();
+    for (const c of this.conversations) c.dispose();
     this.invalidate();
     this.disposeActivations();
-    this.releaseCaches();
+    for (const key of [...this.caches.keys()]) this.freeCache(key);
     const w = this.weights;
     w.wte.dispose();
     if (w.head !== w.wte) w.head.dispose();

@@ -30,7 +30,14 @@ export class GPT2Stepper implements TokenStepper {
   private current?: Session;
   private pos = 0;
 
-  constructor(private readonly lm: GPT2Core) {
+  /**
+   * `cache` names the KV cache this stepper's plans bind: 'generate' for the model's own generations,
+   * another name for a conversation, whose cache must outlive other generations on the model.
+   */
+  constructor(
+    private readonly lm: GPT2Core,
+    private readonly cache = 'generate',
+  ) {
     lm.onInvalidate(() => this.dropPlans());
   }
 
@@ -42,30 +49,56 @@ export class GPT2Stepper implements TokenStepper {
     return this.lm.config.nPositions;
   }
 
-  async start(promptIds: readonly number[], batch: number, sampling: ResolvedSampling): Promise<number[]> {
+  /**
+   * Feeds the prompt and returns each sequence's first new token. With `at`, one sequence continues
+   * what the cache already holds: the prompt goes to positions at.pos0.., cache rows 0..pos0-1 are
+   * kept, and `at.history` (every token so far, the prompt included) feeds the repetition penalty.
+   */
+  async start(
+    promptIds: readonly number[],
+    batch: number,
+    sampling: ResolvedSampling,
+    at?: { pos0: number; history: readonly number[] },
+  ): Promise<number[]> {
     if (this.lm.isDisposed) throw new DisposedError('this GPT2 model was disposed');
     const T = this.lm.checkIds(promptIds);
     const { vocabSize: V, nPositions: P } = this.lm.config;
+    const pos0 = at?.pos0 ?? 0;
+    if (at) {
+      if (batch !== 1) throw new OptionError('continuing a cached sequence takes one sequence (batch 1)');
+      if (!Number.isInteger(pos0) || pos0 < 0 || pos0 + T > P)
+        throw new OptionError(`start: ${T} tokens at position ${pos0} do not fit the context of ${P} positions`);
+      if (at.history.length !== pos0 + T) throw new OptionError(`start: the history has ${at.history.length} tokens, expected ${pos0 + T}`);
+    }
     const s = this.session(batch);
     const q = this.lm.gpu.device.queue;
     q.writeBuffer(s.prefillMeta, 0, samplerMeta(sampling, V, P, 0));
     q.writeBuffer(s.decodeMeta, 0, samplerMeta(sampling, V, P, V));
     const hist = new Uint32Array(batch * P);
-    for (let b = 0; b < batch; b++) hist.set(promptIds, b * P);
+    for (let b = 0; b < batch; b++) hist.set(at ? at.history : promptIds, b * P);
     s.history.write(hist);
     s.ids.write(Uint32Array.from(promptIds));
     let plan = s.prefill.get(T);
     if (!plan) {
       plan = new Plan(this.lm.gpu, `gpt2.prefill T=${T} B=${batch}`);
       // the prompt once, its keys and values copied to cache slots 0..B-1; logits[0]: its last position
-      await this.lm.recordForward(plan, { rows: T, batch, copies: batch, ids: s.ids, headRow: T - 1, headRows: 1, logits: s.logits });
+      await this.lm.recordForward(plan, {
+        cache: this.cache,
+        rows: T,
+        batch,
+        copies: batch,
+        ids: s.ids,
+        headRow: T - 1,
+        headRows: 1,
+        logits: s.logits,
+      });
       await sample(plan, s.prefillMeta, this.lm.step, s.logits, s.history, s.ids, s.out, batch, V); // ids[b]
       if (s.prefill.size >= MAX_PREFILL_PLANS) this.evictPrefill(s);
       s.prefill.set(T, plan);
     }
     this.current = s;
-    this.pos = T;
-    this.lm.writeStep(0, T, 1);
+    this.pos = pos0 + T;
+    this.lm.writeStep(pos0, T, 1);
     return this.run(plan, s);
   }
 
@@ -77,6 +110,7 @@ export class GPT2Stepper implements TokenStepper {
       const plan = new Plan(this.lm.gpu, `gpt2.decode B=${s.batch}`);
       // one row per sequence; logits: [B, V]
       await this.lm.recordForward(plan, {
+        cache: this.cache,
         rows: s.batch,
         batch: s.batch,
         copies: 1,
@@ -166,9 +200,10 @@ export class GPT2Stepper implements TokenStepper {
     }
   }
 
-  /** Frees every session's buffers and plans. */
+  /** Frees every session's buffers and plans (and a named cache of its own). */
   dispose(): void {
     this.dropPlans();
+    if (this.cache !== 'generate') this.lm.releaseCache(this.cache);
     const g = this.lm.gpu;
     for (const s of this.sessions.values()) {
       s.ids.dispose();

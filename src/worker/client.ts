@@ -11,7 +11,17 @@ import type { ModelFolder, ModelSource } from '../loaders/fetch.js';
 import type { ProgressCallback } from '../loaders/progress.js';
 import type { GenerateRequest } from '../models/gan/generator.js';
 import type { GPT2GenerateOptions } from '../models/gpt2.js';
-import type { Call, GeneratorInfo, GPT2Info, Response, SerializedError, WorkerGeneratorOptions, WorkerGPT2Options } from './protocol.js';
+import type { ConversationOptions, TurnOptions, TurnResult } from '../generation/conversation.js';
+import type {
+  Call,
+  ConversationState,
+  GeneratorInfo,
+  GPT2Info,
+  Response,
+  SerializedError,
+  WorkerGeneratorOptions,
+  WorkerGPT2Options,
+} from './protocol.js';
 
 /** An error from the worker as the class it was there (name, message and code kept). */
 function rebuild(e: SerializedError): Error {
@@ -104,6 +114,110 @@ export class WorkerEngine {
   }
 }
 
+/**
+ * Sends a streaming request (generate, say): yields its pieces as they come and returns its result.
+ * Aborting `signal`, or leaving the loop early, stops the worker's loop too.
+ */
+async function* streamCall<R>(engine: WorkerEngine, call: Call, signal?: AbortSignal): AsyncGenerator<GenerationPiece, R> {
+  signal?.throwIfAborted();
+  const queue: GenerationPiece[] = [];
+  let wake: (() => void) | undefined;
+  const { id, done } = engine.call<R>(call, (m) => {
+    if (m.type === 'piece') {
+      queue.push(m.piece);
+      wake?.();
+    }
+  });
+  let finished = false;
+  let outcome: { value?: R; error?: unknown } | undefined;
+  done
+    .then(
+      (value) => (outcome = { value }),
+      (error) => (outcome = { error }),
+    )
+    .finally(() => {
+      finished = true;
+      wake?.();
+    });
+  const abort = () => engine.call({ op: 'abort', target: id });
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    for (;;) {
+      while (queue.length) yield queue.shift()!;
+      if (finished) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    if (outcome!.error !== undefined) {
+      // an abort rejects with the signal's reason, as the in-page model does
+      if (signal?.aborted && (outcome!.error as Error)?.name === 'AbortError') throw signal.reason;
+      throw outcome!.error;
+    }
+    return outcome!.value!;
+  } finally {
+    signal?.removeEventListener('abort', abort);
+    if (!finished) abort(); // the caller stopped iterating: stop the worker's loop too
+  }
+}
+
+/** A conversation living in the worker (see Conversation): its state comes back after each turn. */
+export class WorkerConversation {
+  private readonly handle: Promise<ConversationState>;
+  private last?: ConversationState;
+  private disposed = false;
+
+  constructor(
+    private readonly engine: WorkerEngine,
+    model: number,
+    options: ConversationOptions,
+  ) {
+    this.handle = engine.call<ConversationState>({ op: 'conversation', model, options }).done;
+    this.handle.then((s) => (this.last ??= s)).catch(() => undefined);
+  }
+
+  /** The state after the last turn (or creation): tokens, context used, cached tokens, turns. */
+  get state(): ConversationState | undefined {
+    return this.last;
+  }
+
+  /** As Conversation.say(): streams the reply; the result has the turn's prefillTokens and context use. */
+  async *say(input: string | readonly number[], options: TurnOptions = {}): AsyncGenerator<GenerationPiece, TurnResult> {
+    if (this.disposed) throw new DisposedError('this worker conversation was disposed');
+    const { conversation } = await this.handle;
+    const { signal, ...rest } = options;
+    const call: Call = { op: 'say', conversation, input: typeof input === 'string' ? input : [...input], options: rest };
+    try {
+      return yield* streamCall<TurnResult>(this.engine, call, signal);
+    } finally {
+      this.last = await this.engine.call<ConversationState>({ op: 'conversationState', conversation }).done.catch(() => this.last);
+    }
+  }
+
+  /** Says `input` and returns the whole reply. */
+  async reply(input: string | readonly number[], options: TurnOptions = {}): Promise<TurnResult> {
+    const it = this.say(input, options);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** Forgets the turns (the preamble stays). */
+  async reset(): Promise<ConversationState> {
+    const { conversation } = await this.handle;
+    this.last = await this.engine.call<ConversationState>({ op: 'conversationState', conversation, reset: true }).done;
+    return this.last;
+  }
+
+  /** Frees the conversation's KV cache in the worker. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const { conversation } = await this.handle;
+    await this.engine.call({ op: 'disposeConversation', conversation }).done;
+  }
+}
+
 /** A GPT2 living in the worker. */
 export class WorkerGPT2 {
   private disposed = false;
@@ -124,48 +238,23 @@ export class WorkerGPT2 {
   ): AsyncGenerator<GenerationPiece, GenerationResult> {
     this.check();
     const { signal, ...rest } = options;
-    signal?.throwIfAborted();
-    const queue: GenerationPiece[] = [];
-    let wake: (() => void) | undefined;
-    const { id, done } = this.engine.call<GenerationResult>(
-      { op: 'generate', model: this.info.model, prompt: typeof prompt === 'string' ? prompt : [...prompt], options: rest },
-      (m) => {
-        if (m.type === 'piece') {
-          queue.push(m.piece);
-          wake?.();
-        }
-      },
-    );
-    let finished = false;
-    let outcome: { value?: GenerationResult; error?: unknown } | undefined;
-    done
-      .then(
-        (value) => (outcome = { value }),
-        (error) => (outcome = { error }),
-      )
-      .finally(() => {
-        finished = true;
-        wake?.();
-      });
-    const abort = () => this.engine.call({ op: 'abort', target: id });
-    signal?.addEventListener('abort', abort, { once: true });
-    try {
-      for (;;) {
-        while (queue.length) yield queue.shift()!;
-        if (finished) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-      if (outcome!.error !== undefined) {
-        // an abort rejects with the signal's reason, as the in-page model does
-        if (signal?.aborted && (outcome!.error as Error)?.name === 'AbortError') throw signal.reason;
-        throw outcome!.error;
-      }
-      return outcome!.value!;
-    } finally {
-      signal?.removeEventListener('abort', abort);
-      if (!finished) abort(); // the caller stopped iterating: stop the worker's loop too
-    }
+    const call: Call = { op: 'generate', model: this.info.model, prompt: typeof prompt === 'string' ? prompt : [...prompt], options: rest };
+    return yield* streamCall<GenerationResult>(this.engine, call, signal);
+  }
+
+  /**
+   * As GPT2.conversation(): a dialogue whose KV cache stays in the worker between turns. Made at
+   * once; the worker's side is created with the first request.
+   */
+  conversation(options: ConversationOptions = {}): WorkerConversation {
+    this.check();
+    return new WorkerConversation(this.engine, this.info.model, options);
+  }
+
+  /** GPU bytes the model holds in the worker (weights, activations, caches). */
+  memoryBytes(): Promise<number> {
+    this.check();
+    return this.engine.call<number>({ op: 'memory', model: this.info.model }).done;
   }
 
   /** Generates to the end and returns the texts, ids and timings. */
@@ -210,6 +299,12 @@ export class WorkerGenerator {
 
   get image(): GeneratorInfo['image'] {
     return this.info.image;
+  }
+
+  /** GPU bytes the generator holds in the worker. */
+  memoryBytes(): Promise<number> {
+    if (this.disposed) return Promise.reject(new DisposedError('this worker Generator was disposed'));
+    return this.engine.call<number>({ op: 'memory', model: this.info.model }).done;
   }
 
   /** As Generator.generate(): [count, ...] float32 images in the layout of `image`. */

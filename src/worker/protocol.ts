@@ -7,6 +7,7 @@ import type { GPT2Config } from '../loaders/gpt2_config.js';
 import type { GenerationPiece, GenerationResult } from '../generation/generate.js';
 import type { GPT2GenerateOptions, WeightDType } from '../models/gpt2.js';
 import type { ModelFolder, ModelSource } from '../loaders/fetch.js';
+import type { ConversationOptions, TurnResult } from '../generation/conversation.js';
 import type { LoadProgress } from '../loaders/progress.js';
 
 /** GPT2Options that can cross postMessage (no device, adapter or callbacks). */
@@ -33,6 +34,11 @@ export type Request =
   | { id: number; op: 'loadGenerator'; source: ModelFolder | ModelSource; options: WorkerGeneratorOptions }
   | { id: number; op: 'generate'; model: number; prompt: string | number[]; options: WorkerGenerateOptions }
   | { id: number; op: 'logits'; model: number; ids: number[] }
+  | { id: number; op: 'memory'; model: number }
+  | { id: number; op: 'conversation'; model: number; options: ConversationOptions }
+  | { id: number; op: 'say'; conversation: number; input: string | number[]; options: WorkerGenerateOptions }
+  | { id: number; op: 'conversationState'; conversation: number; reset?: boolean }
+  | { id: number; op: 'disposeConversation'; conversation: number }
   | { id: number; op: 'images'; model: number; request: GenerateRequest }
   | { id: number; op: 'abort'; target: number }
   | { id: number; op: 'dispose'; model: number };
@@ -53,6 +59,16 @@ export interface GPT2Info {
   adapter: { description: string; hasF16: boolean };
 }
 
+/** A conversation's state, after each turn and on request. */
+export interface ConversationState {
+  conversation: number;
+  tokens: number[];
+  contextUsed: number;
+  contextLength: number;
+  cachedTokens: number;
+  turnCount: number;
+}
+
 export interface GeneratorInfo {
   model: number;
   nz: number;
@@ -62,5 +78,9 @@ export interface GeneratorInfo {
 export type Response =
   | { id: number; type: 'progress'; progress: LoadProgress }
   | { id: number; type: 'piece'; piece: GenerationPiece }
-  | { id: number; type: 'result'; value: GPT2Info | GeneratorInfo | GenerationResult | Float32Array | null }
+  | {
+      id: number;
+      type: 'result';
+      value: GPT2Info | GeneratorInfo | GenerationResult | TurnResult | ConversationState | Float32Array | number | null;
+    }
   | { id: number; type: 'error'; error: SerializedError };

@@ -5,14 +5,16 @@
 import { DisposedError, WebgenError } from '../errors.js';
 import { Generator } from '../models/gan/generator.js';
 import { GPT2 } from '../models/gpt2.js';
+import type { Conversation } from '../generation/conversation.js';
 import type { LoadProgress } from '../loaders/progress.js';
-import type { GeneratorInfo, GPT2Info, Request, Response, SerializedError } from './protocol.js';
+import type { ConversationState, GeneratorInfo, GPT2Info, Request, Response, SerializedError } from './protocol.js';
 
 const scope = self as unknown as {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
   postMessage(m: Response, transfer?: Transferable[]): void;
 };
 const models = new Map<number, GPT2 | Generator>();
+const conversations = new Map<number, { model: number; chat: Conversation }>();
 const running = new Map<number, AbortController>();
 let nextModel = 1;
 
@@ -32,6 +34,17 @@ function generator(id: number): Generator {
   const m = models.get(id);
   if (!(m instanceof Generator)) throw new DisposedError(`no Generator with handle ${id} in this worker (disposed?)`);
   return m;
+}
+
+function conversation(id: number): Conversation {
+  const c = conversations.get(id)?.chat;
+  if (!c || c.isDisposed) throw new DisposedError(`no conversation with handle ${id} in this worker (disposed?)`);
+  return c;
+}
+
+function stateOf(id: number, c: Conversation): ConversationState {
+  const { contextUsed, contextLength, cachedTokens, turnCount } = c;
+  return { conversation: id, tokens: [...c.tokens], contextUsed, contextLength, cachedTokens, turnCount };
 }
 
 async function handle(req: Request, post: (m: Response, transfer?: Transferable[]) => void): Promise<void> {
@@ -58,11 +71,14 @@ async function handle(req: Request, post: (m: Response, transfer?: Transferable[
       const info: GeneratorInfo = { model: id, nz: gan.nz, image: gan.image };
       return result(info);
     }
-    case 'generate': {
+    case 'generate':
+    case 'say': {
       const ctl = new AbortController();
       running.set(req.id, ctl);
       try {
-        const it = gpt2(req.model).generate(req.prompt, { ...req.options, signal: ctl.signal });
+        const options = { ...req.options, signal: ctl.signal };
+        const it =
+          req.op === 'generate' ? gpt2(req.model).generate(req.prompt, options) : conversation(req.conversation).say(req.input, options);
         for (;;) {
           const r = await it.next();
           if (r.done) return result(r.value);
@@ -71,6 +87,26 @@ async function handle(req: Request, post: (m: Response, transfer?: Transferable[
       } finally {
         running.delete(req.id);
       }
+    }
+    case 'conversation': {
+      const chat = gpt2(req.model).conversation(req.options);
+      const id = nextModel++;
+      conversations.set(id, { model: req.model, chat });
+      return result(stateOf(id, chat));
+    }
+    case 'conversationState': {
+      const chat = conversation(req.conversation);
+      if (req.reset) chat.reset();
+      return result(stateOf(req.conversation, chat));
+    }
+    case 'disposeConversation':
+      conversations.get(req.conversation)?.chat.dispose();
+      conversations.delete(req.conversation);
+      return result(null);
+    case 'memory': {
+      const m = models.get(req.model);
+      if (!m) throw new DisposedError(`no model with handle ${req.model} in this worker (disposed?)`);
+      return result(m.memoryBytes());
     }
     case 'logits': {
       const logits = await gpt2(req.model).logits(req.ids);
@@ -84,6 +120,7 @@ async function handle(req: Request, post: (m: Response, transfer?: Transferable[
       running.get(req.target)?.abort(new DOMException('the generation was aborted', 'AbortError'));
       return result(null);
     case 'dispose':
+      for (const [id, c] of conversations) if (c.model === req.model) conversations.delete(id);
       models.get(req.model)?.dispose();
       models.delete(req.model);
       return result(null);

@@ -59,6 +59,55 @@ describe('worker engine in Chromium', () => {
     expect(r.logitsLength).toBe(prompt.length * r.vocab);
   });
 
+  it('a conversation in the worker keeps its cache: turn 2 prefills only its new tokens; replies equal greedy generation from scratch', async () => {
+    const r = await s.page.evaluate(async (url: string) => {
+      const w = (window as any).webgen;
+      const engine = w.connectWorker(new Worker(url, { type: 'module' }));
+      const lm = await engine.loadGPT2('/pretrained/gpt2-kjv/');
+      const o = { maxNewTokens: 12, stopAtEos: false, greedy: true };
+      const chat = lm.conversation({ preamble: 'And God said,' });
+      const turns = [];
+      for (const text of [' Let there be light:', '\nAnd the evening']) {
+        const before = chat.state ? chat.state.tokens : (await chat.reset()).tokens;
+        let streamed = '';
+        const it = chat.say(text, o);
+        let res;
+        for (;;) {
+          const step = await it.next();
+          if (step.done) {
+            res = step.value;
+            break;
+          }
+          streamed += step.value.text;
+        }
+        const after = chat.state.tokens;
+        const newIds = after.slice(before.length, after.length - res.sequences[0].ids.length);
+        const scratch = await lm.complete([...before, ...newIds], o);
+        turns.push({
+          ids: res.sequences[0].ids,
+          scratch: scratch.sequences[0].ids,
+          streamed,
+          text: res.sequences[0].text,
+          prefill: res.prefillTokens,
+          newIds: newIds.length,
+          used: chat.state.contextUsed,
+        });
+      }
+      const mem = await lm.memoryBytes();
+      await chat.dispose();
+      const memAfter = await lm.memoryBytes();
+      await lm.dispose();
+      engine.terminate();
+      return { turns, mem, memAfter };
+    }, WORKER);
+    for (const t of r.turns) {
+      expect(t.ids).toEqual(t.scratch);
+      expect(t.streamed).toBe(t.text);
+    }
+    expect(r.turns[1].prefill).toBe(r.turns[1].newIds + 1);
+    expect(r.mem).toBeGreaterThan(r.memAfter); // the conversation's cache went with it
+  });
+
   it('an AbortSignal stops the worker loop; queued generations run in order; ifBusy reject; errors keep their class and code', async () => {
     const r = await s.page.evaluate(async (url: string) => {
       const w = (window as any).webgen;

@@ -300,6 +300,14 @@ export class Generator {
     return encodePng(gridRgba(images, this.image, options));
   }
 
+  /** GPU memory held by this generator, in bytes: its weights and each batch size's activation buffers. */
+  memoryBytes(): number {
+    let n = 0;
+    for (const t of this.weights.values()) for (const x of Object.values(t)) n += x?.byteLength ?? 0;
+    for (const r of this.runners.values()) n += r.buffers.reduce((s, b) => s + b.byteLength, 0) + r.readback.capacity;
+    return n;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
