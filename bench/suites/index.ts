@@ -59,7 +59,14 @@ export function envOf(s: Session): Pick<EnvInfo, 'adapter' | 'features' | 'times
   };
 }
 
-export async function runSuite(s: Session, name: SuiteName, opts: SuiteOptions, log: (line: string) => void): Promise<Row[]> {
+/** `rows`: where the suite puts its rows (a caller that shows them as they come passes an array that does so). */
+export async function runSuite(
+  s: Session,
+  name: SuiteName,
+  opts: SuiteOptions,
+  log: (line: string) => void,
+  rows: Row[] = [],
+): Promise<Row[]> {
   const quick = !!opts.quick;
   const ctx: BenchContext = {
     gpu: s.gpu,
@@ -69,7 +76,7 @@ export async function runSuite(s: Session, name: SuiteName, opts: SuiteOptions, 
     sampling: quick ? QUICK : FULL,
     roundMs: quick ? 30 : 100,
     log,
-    rows: [],
+    rows,
     filter: opts.filter,
     variants: !opts.noVariants,
   };

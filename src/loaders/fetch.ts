@@ -197,6 +197,9 @@ export interface HubOptions {
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 
+/** Whether a folder string reads as a hub id ("owner/name"). */
+export const isHubId = (folder: unknown): boolean => typeof folder === 'string' && HUB_ID.test(folder);
+
 /**
  * A Hugging Face hub id ("owner/name": one slash, no scheme, no leading '.' or '/', no trailing '/')
  * becomes the URL prefix of its files, `<hubHost>/<id>/resolve/<revision>/`. In Node a local directory

@@ -7,7 +7,7 @@
 //   lm.dispose(); engine.terminate();
 import { DisposedError, ERROR_CLASSES, WebgenError } from '../errors.js';
 import type { GenerationPiece, GenerationResult } from '../generation/generate.js';
-import type { ModelFolder, ModelSource } from '../loaders/fetch.js';
+import { isHubId, type ModelFolder, type ModelSource } from '../loaders/fetch.js';
 import type { ProgressCallback } from '../loaders/progress.js';
 import type { GenerateRequest } from '../models/gan/generator.js';
 import type { GPT2GenerateOptions } from '../models/gpt2.js';
@@ -33,9 +33,9 @@ function rebuild(e: SerializedError): Error {
   return err;
 }
 
-/** Strings are resolved against the page, not against the worker's script. */
+/** Strings are resolved against the page, not against the worker's script (hub ids stay as they are). */
 function absolute<T>(source: T): T {
-  if (typeof source === 'string' && typeof location !== 'undefined') return new URL(source, location.href).href as T;
+  if (typeof source === 'string' && !isHubId(source) && typeof location !== 'undefined') return new URL(source, location.href).href as T;
   return source;
 }
 
@@ -84,25 +84,45 @@ export class WorkerEngine {
     return { id, done };
   }
 
-  /** Loads a GPT-2 folder in the worker (a URL prefix or a map of File/Blob/ArrayBuffer). */
-  async loadGPT2(folder: ModelFolder, options: WorkerGPT2Options & { onProgress?: ProgressCallback } = {}): Promise<WorkerGPT2> {
-    const { onProgress, ...rest } = options;
-    const info = await this.call<GPT2Info>({ op: 'loadGPT2', folder: absolute(folder), options: rest }, (m) => {
-      if (m.type === 'progress') onProgress?.(m.progress);
-    }).done;
+  /**
+   * Loads a GPT-2 folder in the worker (a URL prefix, a hub id, or a map of File/Blob/ArrayBuffer).
+   * `signal` aborts the load there: downloads stop and whatever was uploaded is freed.
+   */
+  async loadGPT2(
+    folder: ModelFolder,
+    options: WorkerGPT2Options & { onProgress?: ProgressCallback; signal?: AbortSignal } = {},
+  ): Promise<WorkerGPT2> {
+    const { onProgress, signal, ...rest } = options;
+    const info = await this.abortable<GPT2Info>({ op: 'loadGPT2', folder: absolute(folder), options: rest }, onProgress, signal);
     return new WorkerGPT2(this, info);
   }
 
-  /** Loads a GAN generator in the worker (a folder or a safetensors file). */
+  /** Loads a GAN generator in the worker (a folder or a safetensors file); `signal` aborts the load. */
   async loadGenerator(
     source: ModelFolder | ModelSource,
-    options: WorkerGeneratorOptions & { onProgress?: ProgressCallback } = {},
+    options: WorkerGeneratorOptions & { onProgress?: ProgressCallback; signal?: AbortSignal } = {},
   ): Promise<WorkerGenerator> {
-    const { onProgress, ...rest } = options;
-    const info = await this.call<GeneratorInfo>({ op: 'loadGenerator', source: absolute(source), options: rest }, (m) => {
-      if (m.type === 'progress') onProgress?.(m.progress);
-    }).done;
+    const { onProgress, signal, ...rest } = options;
+    const info = await this.abortable<GeneratorInfo>({ op: 'loadGenerator', source: absolute(source), options: rest }, onProgress, signal);
     return new WorkerGenerator(this, info);
+  }
+
+  /** A load whose progress goes to `onProgress` and which `signal` aborts in the worker. */
+  private async abortable<T>(call: Call, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    const { id, done } = this.call<T>(call, (m) => {
+      if (m.type === 'progress') onProgress?.(m.progress);
+    });
+    const abort = () => this.call({ op: 'abort', target: id });
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      return await done;
+    } catch (e) {
+      if (signal?.aborted && (e as Error)?.name === 'AbortError') throw signal.reason;
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
   }
 
   /** Stops the worker (its GPU device goes with it). */

@@ -47,13 +47,24 @@ function stateOf(id: number, c: Conversation): ConversationState {
   return { conversation: id, tokens: [...c.tokens], contextUsed, contextLength, cachedTokens, turnCount };
 }
 
+/** Runs a request's work with a signal that an 'abort' request for its id fires. */
+async function abortable<T>(id: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  running.set(id, ctl);
+  try {
+    return await work(ctl.signal);
+  } finally {
+    running.delete(id);
+  }
+}
+
 async function handle(req: Request, post: (m: Response, transfer?: Transferable[]) => void): Promise<void> {
   const result = (value: Extract<Response, { type: 'result' }>['value'], transfer?: Transferable[]) =>
     post({ id: req.id, type: 'result', value }, transfer);
   const onProgress = (progress: LoadProgress) => post({ id: req.id, type: 'progress', progress });
   switch (req.op) {
     case 'loadGPT2': {
-      const lm = await GPT2.load(req.folder, { ...req.options, onProgress });
+      const lm = await abortable(req.id, (signal) => GPT2.load(req.folder, { ...req.options, onProgress, signal }));
       const id = nextModel++;
       models.set(id, lm);
       const info: GPT2Info = {
@@ -65,7 +76,7 @@ async function handle(req: Request, post: (m: Response, transfer?: Transferable[
       return result(info);
     }
     case 'loadGenerator': {
-      const gan = await Generator.load(req.source, { ...req.options, onProgress });
+      const gan = await abortable(req.id, (signal) => Generator.load(req.source, { ...req.options, onProgress, signal }));
       const id = nextModel++;
       models.set(id, gan);
       const info: GeneratorInfo = { model: id, nz: gan.nz, image: gan.image };
@@ -117,7 +128,7 @@ async function handle(req: Request, post: (m: Response, transfer?: Transferable[
       return result(images, [images.buffer]);
     }
     case 'abort':
-      running.get(req.target)?.abort(new DOMException('the generation was aborted', 'AbortError'));
+      running.get(req.target)?.abort(new DOMException('aborted by the page', 'AbortError'));
       return result(null);
     case 'dispose':
       for (const [id, c] of conversations) if (c.model === req.model) conversations.delete(id);
