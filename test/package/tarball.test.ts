@@ -113,6 +113,24 @@ lm.dispose();
     expect(help.stdout).toMatch(/usage: webgen <command>/);
   });
 
+  it("a page bundled with Vite keeps the worker entry (import 'webgen/worker')", async () => {
+    await sh('npm', ['install', '--prefer-offline', '--no-save', `vite@${version('vite')}`]);
+    await sh('mkdir', ['-p', 'site']);
+    writeFileSync(join(dir, 'site/index.html'), '<!doctype html><script type="module" src="./main.js"></script>');
+    writeFileSync(join(dir, 'site/worker.js'), "import 'webgen/worker';\n");
+    writeFileSync(
+      join(dir, 'site/main.js'),
+      "import { connectWorker } from 'webgen';\nconst engine = connectWorker(new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));\nexport { engine };\n",
+    );
+    await sh('npx', ['vite', 'build', 'site', '--outDir', '../site-dist', '--logLevel', 'error']);
+    const assets = readdirSync(join(dir, 'site-dist/assets'));
+    const worker = assets.find((f) => f.startsWith('worker') && f.endsWith('.js'));
+    expect(worker, assets.join(', ')).toBeDefined();
+    const code = readFileSync(join(dir, 'site-dist/assets', worker!), 'utf8');
+    expect(code).toMatch(/loadGPT2/); // the worker's request handler survived tree-shaking (package.json sideEffects)
+    expect(code.length).toBeGreaterThan(20_000);
+  });
+
   it('type-checks a strict TypeScript program on the public API', async () => {
     writeFileSync(
       join(dir, 'tsconfig.json'),
