@@ -92,7 +92,52 @@ export function parseHeader(
       fail(`tensor "${name}" (${dtype} [${shape.join(', ')}]) should take ${expected} bytes, its offsets give ${e - b}`);
     tensors.set(name, { name, dtype, shape, byteOffset: base + b, byteLength: e - b });
   }
+  const duplicate = firstDuplicateKey(headerBytes);
+  if (duplicate !== undefined) fail(`tensor "${duplicate}" appears twice in the header`);
+  // the format's rule: the tensors tile the data section, in offset order, with no gap or overlap
+  const order = [...tensors.values()].sort((x, y) => x.byteOffset - y.byteOffset || x.byteLength - y.byteLength);
+  let end = base;
+  for (const t of order) {
+    if (t.byteOffset > end) fail(`${t.byteOffset - end} bytes before tensor "${t.name}" belong to no tensor (a gap in data_offsets)`);
+    if (t.byteOffset < end) {
+      const prev = order.find((o) => o !== t && o.byteOffset < t.byteOffset + t.byteLength && t.byteOffset < o.byteOffset + o.byteLength);
+      fail(`tensor "${t.name}" overlaps ${prev ? `tensor "${prev.name}"` : 'another tensor'} (data_offsets)`);
+    }
+    end = t.byteOffset + t.byteLength;
+  }
+  if (dataBytes !== undefined && end - base < dataBytes)
+    fail(`the data section has ${dataBytes - (end - base)} bytes after the last tensor that belong to no tensor`);
   return { tensors, metadata };
+}
+
+/**
+ * The first key that appears twice at the top level of a JSON object's text (JSON.parse keeps only
+ * the last one silently). The text is valid JSON here: strings and nesting are all it must follow.
+ */
+function firstDuplicateKey(bytes: Uint8Array): string | undefined {
+  const text = new TextDecoder().decode(bytes);
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = c === '{' && depth === 1;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 1) expectKey = true;
+  }
+  return undefined;
 }
 
 /** What a model reads of its weights: one safetensors file or a sharded set of them. */
