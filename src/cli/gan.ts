@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pngjs from 'pngjs';
 import { Generator, imageRgba, OptionError, slerpLatents, type Rgba } from '../index.js';
+import { errorLine } from './args.js';
 
 /** PNG bytes, by pngjs: bundled into the CLI (dist/node/cli.js), so the installed bin needs nothing more. */
 function png(img: Rgba): Uint8Array {
@@ -66,7 +67,7 @@ export async function runGan(args: string[]): Promise<number> {
       },
     }).values;
   } catch (e) {
-    console.error(`webgen gan: ${(e as Error).message}\n\n${GAN_USAGE}`);
+    console.error(errorLine('webgen gan', e));
     return 2;
   }
   if (v.help) {
@@ -91,7 +92,7 @@ export async function runGan(args: string[]): Promise<number> {
     if (v.z !== undefined && v.count !== undefined) throw new OptionError('give --count or --z, not both');
   } catch (e) {
     if (!(e instanceof OptionError)) throw e;
-    console.error(`webgen gan: ${e.message}\n\n${GAN_USAGE}`);
+    console.error(errorLine('webgen gan', e));
     return 2;
   }
 
@@ -165,7 +166,7 @@ export async function runGan(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (!(e instanceof OptionError)) throw e;
-    console.error(`webgen gan: ${e.message}`);
+    console.error(errorLine('webgen gan', e));
     return 2;
   } finally {
     gan.dispose();

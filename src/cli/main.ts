@@ -9,6 +9,7 @@ import { KERNEL_CATALOG, kernelSource } from '../kernels/index.js';
 import { relayThroughChild, stderrIsTTY } from './quiet_dawn.js';
 import { selfCheck } from './selfcheck.js';
 import { runGan } from './gan.js';
+import { errorLine, joinNegativeNumbers } from './args.js';
 
 /** The default text model, trained by tools/train_gpt2.py and shipped in the package. */
 export const DEFAULT_GPT2 = new URL('../../pretrained/gpt2-kjv/', import.meta.url).pathname;
@@ -257,20 +258,18 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return command ? 0 : 2;
     default:
-      console.error(`webgen: unknown command "${command}"\n\n${USAGE}`);
+      console.error(`webgen: unknown command "${command}" (webgen --help lists the commands)`);
       return 2;
   }
 }
 
 if (!relayThroughChild()) {
-  main(process.argv.slice(2)).then(
+  main(joinNegativeNumbers(process.argv.slice(2))).then(
     (code) => {
       process.exitCode = code;
     },
     (e) => {
-      if (e instanceof WebgenError) console.error(`webgen: ${e.name}: ${e.message}`);
-      else if ((e as any)?.code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`webgen: ${(e as Error).message}\n\n${USAGE}`);
-      else console.error(e);
+      console.error(errorLine(`webgen${process.argv[2] && process.argv[2] in COMMANDS ? ` ${process.argv[2]}` : ''}`, e));
       process.exitCode = 1;
     },
   );

@@ -84,6 +84,50 @@ describe('webgen CLI', () => {
     await expect(webgen('wgsl', 'nope')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/OptionError: no kernel "nope"/) });
   });
 
+  // each bad option: one line on stderr naming the flag, a non-zero exit, no stack trace
+  const M = `${FIXTURES}gpt2/base`;
+  const badOptions: [string[], RegExp][] = [
+    [['generate', '--model', M, '--prompt-ids', '1', '--temperature', '-1'], /OptionError: --temperature must be a number >= 0, got -1/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--temperature', 'NaN'], /OptionError: --temperature must be a number, got "NaN"/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--top-p', '0'], /OptionError: --top-p must be in \(0, 1\], got 0/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--top-p', '1.5'], /OptionError: --top-p must be in \(0, 1\], got 1.5/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--top-k', '-2'], /OptionError: --top-k must be an integer >= 0, got -2/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--max-new-tokens', '1.5'], /OptionError: --max-new-tokens must be an integer >= 1/],
+    [
+      ['generate', '--model', M, '--prompt-ids', '1', '--max-new-tokens', '-3'],
+      /OptionError: --max-new-tokens must be an integer >= 1, got -3/,
+    ],
+    [
+      ['generate', '--model', M, '--prompt-ids', '1', '--repetition-penalty', '0'],
+      /OptionError: --repetition-penalty must be a number > 0/,
+    ],
+    [['generate', '--model', M, '--prompt-ids', '1', '--seed', '1.5'], /OptionError: --seed must be an integer, got 1.5/],
+    [['generate', '--model', M, '--prompt-ids', '1,99999'], /OptionError: .*token id 99999 is outside the vocabulary \(0\.\.299\)/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--dtype', 'q4'], /OptionError: --dtype must be f32 or f16, got "q4"/],
+    [
+      ['generate', '--model', M, '--prompt-ids', '1', '--num-return-sequences', '0'],
+      /OptionError: --num-return-sequences must be an integer in 1\.\.256/,
+    ],
+    [['generate', '--model', M, '--prompt-ids', '1', '--frob'], /Unknown option '--frob'.*\(webgen generate --help for usage\)/],
+    [['logits', '--model', M, '--ids', '-1', '--out', '/dev/null'], /OptionError: --ids must be comma-separated token ids, got "-1"/],
+    [['gan', '--count', '0'], /webgen gan: OptionError: --count must be an integer >= 1, got "0"/],
+    [['gan', '--scale', 'x'], /webgen gan: OptionError: --scale must be an integer >= 1, got "x"/],
+    [['frobnicate'], /webgen: unknown command "frobnicate"/],
+  ];
+  it(`${badOptions.length} bad options: each one line naming the flag, a non-zero exit, no stack trace`, async () => {
+    for (const [args, message] of badOptions) {
+      const r = await webgen(...args).then(
+        () => ({ code: 0, stderr: '' }),
+        (e) => ({ code: e.code as number, stderr: e.stderr as string }),
+      );
+      expect(r.code, args.join(' ')).toBeGreaterThan(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0], args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
   it('bad input is a clear error and a non-zero exit', async () => {
     await expect(webgen('logits', '--model', `${FIXTURES}gpt2/base`, '--ids', '1,x', '--out', join(tmp, 'x'))).rejects.toMatchObject({
       code: 1,
