@@ -1,7 +1,7 @@
 // Kernel benchmarks: webgen's kernels at the shapes GPT-2 124M and the GAN generators run them, next
 // to TensorFlow.js WebGPU's ops on the same adapter and a copy kernel's bandwidth (the ceiling).
 import copySource from '../kernels/copy.wgsl?raw';
-import { attention } from '../../src/kernels/attention.js';
+import { attention } from '../../src/kernels/attention/index.js';
 import { chooseConvTranspose, convTranspose2d } from '../../src/kernels/conv_transpose2d/index.js';
 import { padChannels } from '../../src/kernels/conv_transpose2d/weights.js';
 import type { KvCache } from '../../src/kernels/kv_store.js';

@@ -2,7 +2,7 @@
 // and generated pieces, and this is how to see it. `webgen wgsl KERNEL [--example NAME] [--params
 // JSON]` prints it; test/kernels/wgsl.test.ts keeps one snapshot per example in test/kernels/wgsl/.
 import { addKernel } from './add.js';
-import { attentionKernel } from './attention.js';
+import { attentionCombineKernel, attentionKernel, attentionSplitKernel, SPLIT_CHUNK } from './attention/index.js';
 import { convTranspose2dKernel, type ConvTransposeParams } from './conv_transpose2d/index.js';
 import { embeddingKernel } from './embedding.js';
 import { epilogueParams } from './epilogue.js';
@@ -46,6 +46,8 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
   },
   kv_store: { kernel: kvStoreKernel, examples: { default: { workgroupSize: 64 } } },
   attention: { kernel: attentionKernel, examples: { 'gpt2-head64': { headSize: 64, workgroupSize: 64 } } },
+  attention_split: { kernel: attentionSplitKernel, examples: { 'gpt2-head64': { headSize: 64, chunk: SPLIT_CHUNK, workgroupSize: 64 } } },
+  attention_combine: { kernel: attentionCombineKernel, examples: { 'gpt2-head64': { headSize: 64, workgroupSize: 64 } } },
   matmul: {
     kernel: matmulKernel,
     examples: {

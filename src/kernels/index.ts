@@ -11,8 +11,8 @@
 // give the WGSL source for given params (`webgen wgsl` prints it).
 export { add, addKernel } from './add.js';
 export type { AddParams } from './add.js';
-export { attention, attentionKernel } from './attention.js';
-export type { AttentionParams } from './attention.js';
+export { attention, attentionKernel, attentionSplitKernel, attentionCombineKernel, chooseAttention, SPLIT_CHUNK } from './attention/index.js';
+export type { AttentionParams, AttentionSplitParams, AttentionOptions, AttentionVariant } from './attention/index.js';
 export { convTranspose2d, convTranspose2dKernel, chooseConvTranspose } from './conv_transpose2d/index.js';
 export type { ConvTransposeOptions, ConvTransposeParams, ConvTransposePath } from './conv_transpose2d/index.js';
 export { convTransposeOutputSize, kerasSamePadding, padChannels, weightFromKeras, weightFromPytorch } from './conv_transpose2d/weights.js';

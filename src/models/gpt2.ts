@@ -8,7 +8,7 @@ import {
   type GenerationResult,
   type TextCodec,
 } from '../generation/generate.js';
-import { attention } from '../kernels/attention.js';
+import { attention, chooseAttention } from '../kernels/attention/index.js';
 import { embedding } from '../kernels/embedding.js';
 import type { Activation } from '../kernels/epilogue.js';
 import { kvStore, type KvCache } from '../kernels/kv_store.js';
@@ -77,6 +77,12 @@ export interface GPT2Options {
    * SwiftShader). 'auto' (default): 'nk' on software adapters, 'kn' elsewhere.
    */
   layout?: 'auto' | 'kn' | 'nk';
+  /**
+   * The kernels' shapes: 'gpu' (decode attention split over the context, many workgroups per head),
+   * 'software' (the shapes that suit CPU adapters: one invocation per head, no barriers), or 'auto'
+   * (default: by the adapter). Forcing one runs it anywhere: the tests run both on both drivers.
+   */
+  kernels?: 'auto' | 'gpu' | 'software';
 }
 
 /** Activation buffers, sized for `rows` rows (tokens x sequences) at once. */
@@ -126,11 +132,20 @@ function weightDType(options: GPT2Options): WeightDType {
   return dtype;
 }
 
-/** Checks the layout option before anything is created. */
+/** Checks the layout and kernels options before anything is created. */
 function checkLayout(options: GPT2Options): void {
   const l = options.layout;
   if (l !== undefined && l !== 'auto' && l !== 'kn' && l !== 'nk')
     throw new OptionError(`layout must be 'auto', 'kn' or 'nk', got ${JSON.stringify(l)}`);
+  const k = options.kernels;
+  if (k !== undefined && k !== 'auto' && k !== 'gpu' && k !== 'software')
+    throw new OptionError(`kernels must be 'auto', 'gpu' or 'software', got ${JSON.stringify(k)}`);
+}
+
+/** The kernels' shapes on this device: 'auto' is 'software' on software adapters, 'gpu' elsewhere. */
+function resolveKernels(options: GPT2Options, gpu: Gpu): 'gpu' | 'software' {
+  const k = options.kernels ?? 'auto';
+  return k === 'auto' ? (gpu.isSoftware ? 'software' : 'gpu') : k;
 }
 
 /** The Conv1D matrices' layout on this device: 'auto' is 'nk' on software adapters, 'kn' on GPUs. */
@@ -151,6 +166,8 @@ export class GPT2 {
   private pending = 0;
   private readonly invalidated = new Set<() => void>();
   private readonly conversations = new Set<Conversation>();
+  /** The kernels' shapes (GPT2Options.kernels, resolved for the device). */
+  private kernelShapes: 'gpu' | 'software' = 'software';
   private conversationCount = 0;
   /** How the weights were read when they streamed in: file bytes, the most held at once, the largest tensor. */
   loadStats?: StreamStats;
@@ -170,6 +187,11 @@ export class GPT2 {
   /** How the Conv1D matrices lie on the GPU ('kn' as stored, 'nk' transposed; see GPT2Options.layout). */
   get layout(): 'kn' | 'nk' {
     return this.weights.layout;
+  }
+
+  /** The kernels' shapes this model records ('gpu' or 'software'; GPT2Options.kernels). */
+  get kernels(): 'gpu' | 'software' {
+    return this.kernelShapes;
   }
 
   /** One line per weight tensor on the GPU: name, shape, dtype, and the buffers it was split into. */
@@ -399,6 +421,7 @@ export class GPT2 {
       read.signal?.throwIfAborted();
       const lm = new GPT2(gpu, !options.gpu, cfg, dtype, plan.weights());
       lm.loadStats = stats;
+      lm.kernelShapes = resolveKernels(options, gpu);
       return lm;
     } catch (e) {
       for (const t of made) t.dispose();
@@ -448,7 +471,9 @@ export class GPT2 {
     try {
       const weights = await uploadWeights(gpu, st, config, dtype, layout, made, options.signal);
       options.signal?.throwIfAborted();
-      return new GPT2(gpu, !options.gpu, config, dtype, weights);
+      const lm = new GPT2(gpu, !options.gpu, config, dtype, weights);
+      lm.kernelShapes = resolveKernels(options, gpu);
+      return lm;
     } catch (e) {
       for (const t of made) t.dispose();
       if (!options.gpu) gpu.dispose();
@@ -525,13 +550,21 @@ export class GPT2 {
     const { x, h, qkv, a, f } = acts;
     const act = ACT[this.config.activation];
     const layout = w.layout;
+    // one row per sequence (a decode step): attention split over the context on GPUs, storing the
+    // rows' keys and values itself
+    const decode = rows === cache[0].k.shape[0] && copies === 1;
+    const split = chooseAttention({ isSoftware: this.kernelShapes === 'software' }, { decode }) === 'split';
     await embedding(plan, ids, w.wte, w.wpe, this.step, x, rows); // x: [R, C]
     for (let l = 0; l < layers; l++) {
       const b = w.blocks[l];
       await layerNorm(plan, x, ...b.ln1, h, eps, rows); // h: [R, C]
       await matmul(plan, h, b.attnW, qkv, { layout, bias: b.attnB, rows }); // qkv: [R, 3C]
-      await kvStore(plan, qkv, cache[l], this.step, rows, this.config.nEmbd, copies); // k, v -> cache [B, P, C]
-      await attention(plan, qkv, cache[l], this.step, a, rows, nHead); // a: [R, C]
+      if (split) {
+        await attention(plan, qkv, cache[l], this.step, a, rows, nHead, { variant: 'split' }); // a: [R, C]; k, v -> cache
+      } else {
+        await kvStore(plan, qkv, cache[l], this.step, rows, this.config.nEmbd, copies); // k, v -> cache [B, P, C]
+        await attention(plan, qkv, cache[l], this.step, a, rows, nHead); // a: [R, C]
+      }
       await matmul(plan, a, b.projW, x, { layout, bias: b.projB, accumulate: true, rows }); // x += a Wo
       await layerNorm(plan, x, ...b.ln2, h, eps, rows); // h: [R, C]
       await matmul(plan, h, b.fcW, f, { layout, bias: b.fcB, act, rows }); // f: [R, 4C]

@@ -45,6 +45,7 @@ export class Plan {
   readonly dispatches: Dispatch[] = [];
   /** Buffers the plan owns (uniforms of its dispatches); destroyed by dispose(). */
   private readonly owned: GPUBuffer[] = [];
+  private readonly scratch = new Map<string, GPUBuffer>();
 
   constructor(
     readonly gpu: Gpu,
@@ -71,6 +72,21 @@ export class Plan {
     return b;
   }
 
+  /**
+   * A storage buffer owned by this plan, for a kernel's scratch (partial results between two of its
+   * dispatches). The same label returns the same buffer, grown as needed: the dispatches of a pass
+   * run in order, so the layers of a model share one.
+   */
+  storage(bytes: number, label: string): GPUBuffer {
+    const have = this.scratch.get(label);
+    if (have && have.size >= bytes) return have;
+    // a smaller one stays owned (earlier dispatches bind it) until dispose()
+    const b = this.gpu.createBuffer({ label: `${this.label}/${label}`, size: bytes, usage: GPUBufferUsage.STORAGE });
+    this.scratch.set(label, b);
+    this.owned.push(b);
+    return b;
+  }
+
   /** Records every dispatch into one compute pass of `encoder`. */
   encode(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void {
     const pass = encoder.beginComputePass({ label: this.label, timestampWrites });
@@ -92,6 +108,7 @@ export class Plan {
   dispose(): void {
     for (const b of this.owned) this.gpu.destroyBuffer(b);
     this.owned.length = 0;
+    this.scratch.clear();
     this.dispatches.length = 0;
   }
 }

@@ -16,9 +16,16 @@ import { useGpu } from '../helpers/gpu.js';
 
 const dir = (name: string) => `${FIXTURES}gpt2/${name}/`;
 
-async function load(g: Gpu, name: string, file = 'model.safetensors', dtype: 'f32' | 'f16' = 'f32', layout: 'auto' | 'kn' | 'nk' = 'auto') {
+async function load(
+  g: Gpu,
+  name: string,
+  file = 'model.safetensors',
+  dtype: 'f32' | 'f16' = 'f32',
+  layout: 'auto' | 'kn' | 'nk' = 'auto',
+  kernels: 'auto' | 'gpu' | 'software' = 'auto',
+) {
   const config = parseGPT2Config(loadJson(dir(name) + 'config.json'));
-  return GPT2.fromSafetensors(loadSafetensors(dir(name) + file), config, { dtype, gpu: g, layout });
+  return GPT2.fromSafetensors(loadSafetensors(dir(name) + file), config, { dtype, gpu: g, layout, kernels });
 }
 
 /** Ids as text "<id> " so tests on tokenizer-less fixtures can still run the full loop. */
@@ -150,12 +157,35 @@ describe('GPT-2 generation on the GPU', () => {
     });
   }
 
+  for (const [folder, file, dtype, variant] of [
+    ['base', 'model.safetensors', 'f32', 'f32'],
+    ['odd', 'model-f16.safetensors', 'f16', 'f16'],
+  ] as const) {
+    it(`the GPU kernel shapes (kernels: 'gpu'): greedy continuation of ${folder}/${file} equals PyTorch's`, async () => {
+      const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
+      const lm = await load(gpu(), folder, file, dtype, 'auto', 'gpu');
+      try {
+        expect(lm.kernels).toBe('gpu');
+        const prompt = Array.from(golden.ints('greedy_prompt'));
+        const want = Array.from(golden.ints(`greedy_continuation_${variant}`)).slice(0, lm.config.nPositions - prompt.length);
+        const r = await generateAll(lm.stepper, idCodec, prompt, { maxNewTokens: want.length, stopAtEos: false });
+        expect(r.sequences[0].ids).toEqual(want);
+        // a batch decodes through the split attention too: every greedy sequence is the same
+        const b = await generateAll(lm.stepper, idCodec, prompt, { maxNewTokens: 12, stopAtEos: false, numReturnSequences: 3 });
+        for (const s of b.sequences) expect(s.ids).toEqual(want.slice(0, 12));
+      } finally {
+        lm.dispose();
+      }
+    });
+  }
+
   it('decode logits (KV cache) equal prefill logits at the same position', async () => {
-    for (const [file, dtype] of [
-      ['model.safetensors', 'f32'],
-      ['model-f16.safetensors', 'f16'],
+    for (const [file, dtype, kernels] of [
+      ['model.safetensors', 'f32', 'software'],
+      ['model-f16.safetensors', 'f16', 'software'],
+      ['model.safetensors', 'f32', 'gpu'],
     ] as const) {
-      const lm = await load(gpu(), 'odd', file, dtype);
+      const lm = await load(gpu(), 'odd', file, dtype, 'auto', kernels);
       const prompt = [5, 77, 300, 12, 9];
       const o = resolveSampling({}, lm.config.vocabSize);
       const seq = [...prompt];

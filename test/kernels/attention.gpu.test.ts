@@ -60,6 +60,66 @@ async function runCase(g: Gpu, c: Case): Promise<void> {
   plan.dispose();
 }
 
+/**
+ * Split-context decode (T = 1): the rows' own keys and values come from qkv (the cache holds NaN at
+ * their positions, so reading it shows) and are written to the cache.
+ */
+async function runSplitCase(g: Gpu, c: { H: number; hd: number; B: number; pos0: number; P: number; slots?: number }): Promise<void> {
+  const { H, hd, B, pos0, P } = c;
+  const slots = c.slots ?? B;
+  const C = H * hd,
+    R = B;
+  const seed = H * 2029 + hd * 17 + R * 5 + pos0;
+  const qkv = randomArray(R * 3 * C, seed, 3);
+  const k = randomArray(slots * P * C, seed + 1, 1);
+  const v = randomArray(slots * P * C, seed + 2, 1);
+  for (let s = 0; s < slots; s++)
+    for (let p = pos0; p < P; p++) for (let j = 0; j < C; j++) k[(s * P + p) * C + j] = v[(s * P + p) * C + j] = NaN;
+  const tq = Tensor.from(g, qkv, [R, 3 * C], 'f32', 'qkv');
+  const tk = Tensor.from(g, k, [slots, P, C], 'f32', 'k');
+  const tv = Tensor.from(g, v, [slots, P, C], 'f32', 'v');
+  const out = Tensor.from(g, new Float32Array(R * C).fill(SENTINEL), [R, C], 'f32', 'out');
+  const step = g.uniform(STEP.pack({ pos0, T: 1, B }), 'step');
+  const plan = new Plan(g, 'attention-split-test');
+  await attention(plan, tq, { k: tk, v: tv }, step, out, R, H, { variant: 'split' });
+  await g.checked('attention split', () => plan.submit());
+  // the reference sees the rows' keys and values where the kernel put them
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < C; j++) {
+      k[(b * P + pos0) * C + j] = qkv[b * 3 * C + C + j];
+      v[(b * P + pos0) * C + j] = qkv[b * 3 * C + 2 * C + j];
+    }
+  const what = `attention split ${JSON.stringify(c)}`;
+  assertClose(await out.readFloat32(), attentionRef(qkv, k, v, R, C, H, P, 1, pos0), { atol: 2e-6, rtol: 0, what });
+  const [gk, gv] = [await tk.readFloat32(), await tv.readFloat32()];
+  for (let b = 0; b < B; b++) {
+    const at = (b * P + pos0) * C;
+    assertClose(gk.subarray(at, at + C), k.subarray(at, at + C), { atol: 0, rtol: 0, what: `${what}: cached key of sequence ${b}` });
+    assertClose(gv.subarray(at, at + C), v.subarray(at, at + C), { atol: 0, rtol: 0, what: `${what}: cached value of sequence ${b}` });
+  }
+  for (const t of [tq, tk, tv, out]) t.dispose();
+  g.destroyBuffer(step);
+  plan.dispose();
+}
+
+describe('split-context decode attention against a float64 causal softmax', () => {
+  const gpu = useGpu();
+  // positions inside the first chunk, on chunk edges (31, 32, 63, 64) and past several chunks; odd head sizes and HD > 64
+  for (const [H, hd, B, pos0, P] of [
+    [1, 3, 1, 0, 8],
+    [2, 15, 2, 9, 16],
+    [12, 5, 1, 31, 40],
+    [3, 17, 2, 32, 70],
+    [2, 64, 1, 63, 100],
+    [2, 64, 3, 64, 100],
+    [1, 80, 1, 150, 200],
+    [4, 8, 2, 199, 200],
+  ] as const) {
+    it(`B=${B} at position ${pos0} of ${P}, ${H} heads of ${hd}`, async () => runSplitCase(gpu(), { H, hd, B, pos0, P }));
+  }
+  it('decode for 2 of 4 cache slots', async () => runSplitCase(gpu(), { H: 3, hd: 7, B: 2, pos0: 45, P: 50, slots: 4 }));
+});
+
 describe('attention against a float64 causal softmax', () => {
   const gpu = useGpu();
   // [heads, head size]: odd sizes (1, 3, 15, 17), multiples of 4, and GPT-2's 64
