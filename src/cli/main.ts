@@ -9,6 +9,7 @@ import { KERNEL_CATALOG, kernelSource } from '../kernels/index.js';
 import { relayThroughChild, stderrIsTTY } from './quiet_dawn.js';
 import { selfCheck } from './selfcheck.js';
 import { runGan } from './gan.js';
+import { PLAN_USAGE, runPlan } from './plan.js';
 import { errorLine, joinNegativeNumbers } from './args.js';
 
 /** The default text model, trained by tools/train_gpt2.py and shipped in the package. */
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, string> = {
   logits: `  logits --ids 1,2,3 --out FILE   write the logits of every position as little-endian float32 [T, vocab]
       --model DIR|URL  --dtype f32|f16`,
   gan: `  gan                             images from a GAN generator (default: the project's emoji DCGAN); webgen gan --help`,
+  plan: PLAN_USAGE,
   selfcheck: `  selfcheck                       run one WGSL kernel on the adapter and check it against the CPU`,
   wgsl: `  wgsl [KERNEL]                   print the WGSL a kernel runs (no GPU needed); without KERNEL, list them
       --example NAME              one of the kernel's named params (default: its first)
@@ -241,6 +243,8 @@ async function main(argv: string[]): Promise<number> {
       return logits(rest);
     case 'gan':
       return runGan(rest);
+    case 'plan':
+      return runPlan(rest);
     case 'selfcheck': {
       parseArgs({ args: rest, options: {} });
       const r = await selfCheck();

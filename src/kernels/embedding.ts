@@ -57,6 +57,8 @@ export async function embedding(
       [meta, step, ids, chunk.tensor, wpe, x],
       grid1d(Math.ceil((rows * C) / workgroupSize)),
       `embedding ${chunk.tensor.label}`,
+      // the rows of wte this chunk holds (at most `rows`), their positions' rows of wpe, x
+      { reads: rows * 4 + rows * C * (chunk.tensor.byteLength / chunk.tensor.size + wpe.byteLength / wpe.size), writes: rows * C * 4 },
     );
   }
 }

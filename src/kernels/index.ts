@@ -11,7 +11,14 @@
 // give the WGSL source for given params (`webgen wgsl` prints it).
 export { add, addKernel } from './add.js';
 export type { AddParams } from './add.js';
-export { attention, attentionKernel, attentionSplitKernel, attentionCombineKernel, chooseAttention, SPLIT_CHUNK } from './attention/index.js';
+export {
+  attention,
+  attentionKernel,
+  attentionSplitKernel,
+  attentionCombineKernel,
+  chooseAttention,
+  SPLIT_CHUNK,
+} from './attention/index.js';
 export type { AttentionParams, AttentionSplitParams, AttentionOptions, AttentionVariant } from './attention/index.js';
 export { convTranspose2d, convTranspose2dKernel, chooseConvTranspose } from './conv_transpose2d/index.js';
 export type { ConvTransposeOptions, ConvTransposeParams, ConvTransposePath } from './conv_transpose2d/index.js';
@@ -40,7 +47,9 @@ export { KERNEL_CATALOG, kernelSource } from './catalog.js';
 export type { CatalogEntry } from './catalog.js';
 // the runtime pieces an op is recorded with
 export { Plan } from '../runtime/plan.js';
-export type { Binding } from '../runtime/plan.js';
+export type { Binding, Dispatch, Traffic } from '../runtime/plan.js';
+export { planReport, formatPlanReport } from '../runtime/report.js';
+export type { PlanReport, DispatchRow, CostModel } from '../runtime/report.js';
 export type { Kernel, KernelParams } from '../runtime/pipelines.js';
 export { Tensor } from '../runtime/tensor.js';
 export { ChunkedTensor } from '../runtime/chunked.js';

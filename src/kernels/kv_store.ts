@@ -54,5 +54,6 @@ export async function kvStore(plan: Plan, qkv: Tensor, cache: KvCache, step: Bin
     [meta, step, qkv, cache.k, cache.v],
     grid1d(Math.ceil((rows * C) / workgroupSize)),
     'kv_store',
+    { reads: rows * 2 * C * 4, writes: rows * 2 * C * 4 * copies },
   );
 }

@@ -43,5 +43,6 @@ export async function layerNorm(
     [meta, x, gamma, beta, out],
     [Math.ceil(R / workgroupSize)],
     `layernorm ${gamma.label}`,
+    { reads: (R + 2) * C * 4, writes: R * C * 4 },
   );
 }

@@ -78,5 +78,15 @@ export async function sample(
     if (n < rows) throw new OptionError(`sample: ${rows} rows do not fit "${t.label}" [${t.shape.join(', ')}]`);
   }
   const cap = gatherCapacity(V, 256, plan.gpu.limits.maxComputeWorkgroupStorageSize);
-  await plan.add(sampleKernel, { vocabSize: V, workgroupSize: 256, cap }, [meta, step, logits, history, ids, out], [rows], 'sample');
+  await plan.add(
+    sampleKernel,
+    { vocabSize: V, workgroupSize: 256, cap },
+    [meta, step, logits, history, ids, out],
+    [rows],
+    'sample',
+    (s) => ({
+      reads: rows * (V + s.pos0 + s.T) * 4, // logits and the history (the repetition penalty)
+      writes: rows * 4 * 3, // ids, out, history
+    }),
+  );
 }

@@ -51,4 +51,4 @@ export function uniformStruct<F extends Record<string, FieldType>>(name: string,
  * written before each recorded forward pass runs.
  */
 export const STEP = uniformStruct('Step', { pos0: 'u32', T: 'u32', B: 'u32' });
-export type StepValues = { pos0: number; T: number; B: number };
+export type { StepValues } from '../runtime/plan.js';

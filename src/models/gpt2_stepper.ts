@@ -4,7 +4,7 @@ import { DisposedError, OptionError } from '../errors.js';
 import type { TokenStepper } from '../generation/generate.js';
 import type { ResolvedSampling } from '../generation/sampling.js';
 import { sample, samplerMeta } from '../kernels/sample.js';
-import { Plan } from '../runtime/plan.js';
+import { Plan, type Dispatch } from '../runtime/plan.js';
 import { Readback } from '../runtime/readback.js';
 import { Tensor } from '../runtime/tensor.js';
 import type { GPT2Core } from './gpt2.js';
@@ -78,24 +78,7 @@ export class GPT2Stepper implements TokenStepper {
     for (let b = 0; b < batch; b++) hist.set(at ? at.history : promptIds, b * P);
     s.history.write(hist);
     s.ids.write(Uint32Array.from(promptIds));
-    let plan = s.prefill.get(T);
-    if (!plan) {
-      plan = new Plan(this.lm.gpu, `gpt2.prefill T=${T} B=${batch}`);
-      // the prompt once, its keys and values copied to cache slots 0..B-1; logits[0]: its last position
-      await this.lm.recordForward(plan, {
-        cache: this.cache,
-        rows: T,
-        batch,
-        copies: batch,
-        ids: s.ids,
-        headRow: T - 1,
-        headRows: 1,
-        logits: s.logits,
-      });
-      await sample(plan, s.prefillMeta, this.lm.step, s.logits, s.history, s.ids, s.out, batch, V); // ids[b]
-      if (s.prefill.size >= MAX_PREFILL_PLANS) this.evictPrefill(s);
-      s.prefill.set(T, plan);
-    }
+    const plan = await this.prefillPlan(s, T);
     this.current = s;
     this.pos = pos0 + T;
     this.lm.writeStep(pos0, T, 1);
@@ -106,9 +89,60 @@ export class GPT2Stepper implements TokenStepper {
     const s = this.current;
     if (!s) throw new OptionError('next() before start()');
     if (this.pos >= this.lm.config.nPositions) throw new OptionError(`the context of ${this.lm.config.nPositions} positions is full`);
-    if (!s.decode) {
-      const plan = new Plan(this.lm.gpu, `gpt2.decode B=${s.batch}`);
-      // one row per sequence; logits: [B, V]
+    const plan = await this.decodePlan(s);
+    this.lm.writeStep(this.pos, 1, s.batch);
+    this.pos++;
+    return this.run(plan, s);
+  }
+
+  /**
+   * The dispatches generation records: a decode step for `batch` sequences, or with `prompt` the
+   * prefill of a prompt of that many tokens. For reports (webgen plan) and tests of their shapes.
+   */
+  async dispatches(o: { batch?: number; prompt?: number } = {}): Promise<readonly Dispatch[]> {
+    if (this.lm.isDisposed) throw new DisposedError('this GPT2 model was disposed');
+    const batch = o.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1) throw new OptionError(`dispatches: batch must be an integer >= 1, got ${batch}`);
+    const s = this.session(batch);
+    if (o.prompt === undefined) return (await this.decodePlan(s)).dispatches;
+    const T = o.prompt;
+    if (!Number.isInteger(T) || T < 1 || T > this.lm.config.nPositions)
+      throw new OptionError(`dispatches: prompt must be 1..${this.lm.config.nPositions} tokens, got ${T}`);
+    return (await this.prefillPlan(s, T)).dispatches;
+  }
+
+  /** The prefill plan for T prompt tokens (recorded once per length; the oldest of 4 evicted). */
+  private async prefillPlan(s: Session, T: number): Promise<Plan> {
+    let plan = s.prefill.get(T);
+    if (plan) return plan;
+    plan = new Plan(this.lm.gpu, `gpt2.prefill T=${T} B=${s.batch}`);
+    try {
+      // the prompt once, its keys and values copied to cache slots 0..B-1; logits[0]: its last position
+      await this.lm.recordForward(plan, {
+        cache: this.cache,
+        rows: T,
+        batch: s.batch,
+        copies: s.batch,
+        ids: s.ids,
+        headRow: T - 1,
+        headRows: 1,
+        logits: s.logits,
+      });
+      await sample(plan, s.prefillMeta, this.lm.step, s.logits, s.history, s.ids, s.out, s.batch, this.vocabSize); // ids[b]
+    } catch (e) {
+      plan.dispose(); // a plan half recorded (out of memory, a lost device) frees its uniforms
+      throw e;
+    }
+    if (s.prefill.size >= MAX_PREFILL_PLANS) this.evictPrefill(s);
+    s.prefill.set(T, plan);
+    return plan;
+  }
+
+  /** The decode plan: one row per sequence; logits [B, V]. */
+  private async decodePlan(s: Session): Promise<Plan> {
+    if (s.decode) return s.decode;
+    const plan = new Plan(this.lm.gpu, `gpt2.decode B=${s.batch}`);
+    try {
       await this.lm.recordForward(plan, {
         cache: this.cache,
         rows: s.batch,
@@ -120,11 +154,12 @@ export class GPT2Stepper implements TokenStepper {
         logits: s.logits,
       });
       await sample(plan, s.decodeMeta, this.lm.step, s.logits, s.history, s.ids, s.out, s.batch, this.vocabSize);
-      s.decode = plan;
+    } catch (e) {
+      plan.dispose();
+      throw e;
     }
-    this.lm.writeStep(this.pos, 1, s.batch);
-    this.pos++;
-    return this.run(s.decode, s);
+    s.decode = plan;
+    return plan;
   }
 
   /** The logits of each sequence's last step, [B, V] (for checks; the generation loop never reads them). */
@@ -170,17 +205,30 @@ export class GPT2Stepper implements TokenStepper {
     const g = this.lm.gpu;
     const { vocabSize: V, nPositions: P } = this.lm.config;
     const metaBytes = samplerMeta({ greedy: true, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 }, V, P, 0);
-    s = {
-      batch,
-      ids: Tensor.empty(g, [Math.max(P, batch)], 'u32', 'gen.ids'),
-      history: Tensor.empty(g, [batch, P], 'u32', 'history'),
-      logits: Tensor.empty(g, [batch, V], 'f32', 'last_logits'),
-      out: Tensor.empty(g, [batch], 'u32', 'sampled'),
-      readback: new Readback(g, batch * 4, 'sampled.readback'),
-      prefillMeta: g.uniform(metaBytes, 'sampler.prefill'),
-      decodeMeta: g.uniform(metaBytes, 'sampler.decode'),
-      prefill: new Map(),
+    // all of the session's buffers, or (one cannot be made: out of memory, a lost device) none
+    const made: { dispose(): void }[] = [];
+    const keep = <T extends { dispose(): void }>(x: T): T => (made.push(x), x);
+    const uniform = (label: string) => {
+      const b = g.uniform(metaBytes, label);
+      made.push({ dispose: () => g.destroyBuffer(b) });
+      return b;
     };
+    try {
+      s = {
+        batch,
+        ids: keep(Tensor.empty(g, [Math.max(P, batch)], 'u32', 'gen.ids')),
+        history: keep(Tensor.empty(g, [batch, P], 'u32', 'history')),
+        logits: keep(Tensor.empty(g, [batch, V], 'f32', 'last_logits')),
+        out: keep(Tensor.empty(g, [batch], 'u32', 'sampled')),
+        readback: keep(new Readback(g, batch * 4, 'sampled.readback')),
+        prefillMeta: uniform('sampler.prefill'),
+        decodeMeta: uniform('sampler.decode'),
+        prefill: new Map(),
+      };
+    } catch (e) {
+      for (const x of made) x.dispose();
+      throw e;
+    }
     this.sessions.set(batch, s);
     return s;
   }

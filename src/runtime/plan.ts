@@ -7,11 +7,26 @@ import { Tensor } from './tensor.js';
 /** A buffer binding: a tensor, a raw buffer, or a byte range of one. */
 export type Binding = Tensor | GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
+/** The Step uniform's values a pass runs with (what a dispatch's traffic may depend on). */
+export interface StepValues {
+  pos0: number;
+  T: number;
+  B: number;
+}
+
+/** Bytes a dispatch reads and writes in device memory: fixed, or a function of the pass's step. */
+export type Traffic = { reads: number; writes: number } | ((step: StepValues) => { reads: number; writes: number });
+
 export interface Dispatch {
   readonly label: string;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: readonly [number, number, number];
+  /** The kernel's name and its workgroup size (invocations per workgroup). */
+  readonly kernel: string;
+  readonly workgroupSize: number;
+  /** What the kernel reads and writes (its op's estimate); undefined: the op gave none. */
+  readonly traffic?: Traffic;
 }
 
 const isBuffer = (b: Binding): b is GPUBuffer => typeof (b as GPUBuffer).mapAsync === 'function';
@@ -59,10 +74,20 @@ export class Plan {
     bindings: readonly (Binding | undefined)[],
     workgroups: readonly [number, number?, number?],
     label = kernel.name,
+    traffic?: Traffic,
   ): Promise<void> {
     const pipeline = await this.gpu.pipelines.get(kernel, params);
     const bg = bindGroup(this.gpu, pipeline, bindings, label);
-    this.dispatches.push({ label, pipeline, bindGroup: bg, workgroups: [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1] });
+    const workgroupSize = Number(kernel.constants?.(params)?.WG ?? 64);
+    this.dispatches.push({
+      label,
+      pipeline,
+      bindGroup: bg,
+      workgroups: [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1],
+      kernel: kernel.name,
+      workgroupSize,
+      traffic,
+    });
   }
 
   /** A uniform buffer owned by this plan, holding a kernel's runtime sizes (its `Meta` struct). */

@@ -84,6 +84,28 @@ describe('webgen CLI', () => {
     await expect(webgen('wgsl', 'nope')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/OptionError: no kernel "nope"/) });
   });
 
+  it("plan lists a decode step's dispatches with their workgroups and bytes, for both kernel shapes", async () => {
+    const config = JSON.parse(readFileSync(`${FIXTURES}gpt2/base/config.json`, 'utf8'));
+    const L = config.n_layer;
+    for (const [kernels, perLayer] of [
+      ['software', ['layernorm', 'matmul', 'kv_store', 'attention', 'matmul', 'layernorm', 'matmul', 'matmul']],
+      ['gpu', ['layernorm', 'matmul', 'attention_split', 'attention_combine', 'matmul', 'layernorm', 'matmul', 'matmul']],
+    ] as const) {
+      const { stdout } = await webgen('plan', '--model', `${FIXTURES}gpt2/base`, '--kernels', kernels, '--context', '10', '--json');
+      const r = JSON.parse(stdout);
+      expect(r.kernels).toBe(kernels);
+      const names = r.rows.map((d: { kernel: string }) => d.kernel);
+      expect(names.slice(1, 1 + perLayer.length).map((k: string) => k.replace(/^matmul.*/, 'matmul'))).toEqual(perLayer);
+      expect(r.dispatches).toBe(1 + perLayer.length * L + 1 + 1 + 1); // embedding, layers, final norm, head, sampler
+      // every weight matrix is read once: the matmuls' reads cover the minimum's matrices
+      const matmulReads = r.rows
+        .filter((d: { kernel: string }) => d.kernel.startsWith('matmul'))
+        .reduce((n: number, d: { reads: number }) => n + d.reads, 0);
+      expect(matmulReads).toBeGreaterThan(0.95 * r.minimumBytes - 2 * L * 11 * config.n_embd * 4);
+      for (const d of r.rows) expect(d.workgroups * d.workgroupSize).toBe(d.invocations);
+    }
+  });
+
   // each bad option: one line on stderr naming the flag, a non-zero exit, no stack trace
   const M = `${FIXTURES}gpt2/base`;
   const badOptions: [string[], RegExp][] = [

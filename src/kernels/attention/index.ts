@@ -101,6 +101,8 @@ export async function attention(
       [meta, step, qkv, cache.k, cache.v, out],
       grid1d(Math.ceil((rows * nHead) / workgroupSize)),
       'attention',
+      // q, then each sequence's keys and values up to its last row (once, as a GPU's caches would)
+      (s) => ({ reads: rows * C * 4 + Math.ceil(rows / s.T) * (s.pos0 + s.T) * 2 * C * 4, writes: rows * C * 4 }),
     );
     return;
   }
@@ -115,6 +117,20 @@ export async function attention(
     [meta, step, qkv, cache.k, cache.v, part],
     grid1d(rows * nHead * S),
     'attention_split',
+    (s) => ({
+      reads: rows * 3 * C * 4 + rows * s.pos0 * 2 * C * 4, // q, k, v of the rows; the cached positions before them
+      writes: rows * 2 * C * 4 + rows * nHead * Math.ceil((s.pos0 + 1) / SPLIT_CHUNK) * (headSize + 2) * 4, // the rows' k, v; partials
+    }),
   );
-  await plan.add(attentionCombineKernel, { headSize, workgroupSize }, [meta, part, out], grid1d(rows * nHead), 'attention_combine');
+  await plan.add(
+    attentionCombineKernel,
+    { headSize, workgroupSize },
+    [meta, part, out],
+    grid1d(rows * nHead),
+    'attention_combine',
+    (s) => ({
+      reads: rows * nHead * (2 * S + Math.ceil((s.pos0 + 1) / SPLIT_CHUNK) * headSize) * 4,
+      writes: rows * C * 4,
+    }),
+  );
 }

@@ -160,6 +160,10 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, y
     const meta = plan.uniform(META.pack({ M, N: n, K, xRowOffset, ldy: N, colOffset }), `${label}.meta`);
     const invocations = Math.ceil(n / 4) * Math.ceil(M / variant.rowsPerInvocation);
     const groups = grid1d(Math.ceil(invocations / workgroupSize));
-    await plan.add(kernels[layout], params, [meta, x, chunk.tensor, ...epilogueBindings(opts, y)], groups, `matmul ${label}`);
+    const rowBytes = M * n * 4;
+    await plan.add(kernels[layout], params, [meta, x, chunk.tensor, ...epilogueBindings(opts, y)], groups, `matmul ${label}`, {
+      reads: chunk.tensor.byteLength + M * K * 4 + (opts.bias ? n * 4 : 0) + (opts.accumulate ? rowBytes : 0),
+      writes: rowBytes,
+    });
   }
 }
