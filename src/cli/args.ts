@@ -23,6 +23,7 @@ export function joinNegativeNumbers(args: readonly string[]): string[] {
 /** The library's option names as the CLI spells them. */
 const FLAGS: Record<string, string> = {
   maxNewTokens: '--max-new-tokens',
+  maxLength: '--max-length',
   temperature: '--temperature',
   topK: '--top-k',
   topP: '--top-p',

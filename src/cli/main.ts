@@ -21,6 +21,8 @@ const COMMANDS: Record<string, string> = {
       --model DIR|URL             a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json + merges.txt)
       --dtype f32|f16             weight storage on the GPU (default f32)
       --max-new-tokens N          (default 50)
+      --max-length N              prompt plus new tokens, as transformers' max_length (instead of --max-new-tokens)
+      --no-stop-at-eos            go on past the end-of-text token; --skip-special-tokens leaves it out of the text
       --greedy                    always the most likely token (the default unless sampling options are given)
       --temperature T  --top-k K  --top-p P  --repetition-penalty R  --seed S
       --stop STRING               stop at STRING (repeatable)
@@ -107,6 +109,9 @@ async function generate(args: string[]): Promise<number> {
       model: { type: 'string' },
       dtype: { type: 'string' },
       'max-new-tokens': { type: 'string' },
+      'max-length': { type: 'string' },
+      'skip-special-tokens': { type: 'boolean' },
+      'no-stop-at-eos': { type: 'boolean' },
       greedy: { type: 'boolean' },
       temperature: { type: 'string' },
       'top-k': { type: 'string' },
@@ -123,6 +128,9 @@ async function generate(args: string[]): Promise<number> {
   if (typeof prompt === 'string' && prompt.length === 0) throw new OptionError('give a PROMPT or --prompt-ids');
   const options: GenerateOptions = {
     maxNewTokens: num(values['max-new-tokens'], '--max-new-tokens'),
+    maxLength: num(values['max-length'], '--max-length'),
+    skipSpecialTokens: values['skip-special-tokens'] ? true : undefined,
+    stopAtEos: values['no-stop-at-eos'] ? false : undefined,
     greedy: values.greedy ? true : undefined,
     temperature: num(values.temperature, '--temperature'),
     topK: num(values['top-k'], '--top-k'),

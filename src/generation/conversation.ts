@@ -125,6 +125,7 @@ export class Conversation {
     if (this.disposed) throw new DisposedError('this conversation was disposed');
     if ((options.numReturnSequences ?? 1) !== 1)
       throw new OptionError('a conversation has one reply per turn: numReturnSequences must be 1');
+    if (options.maxLength !== undefined) throw new OptionError('a conversation turn takes maxNewTokens, not maxLength');
     return yield* this.run(options, () => this.turn(input, options));
   }
 

@@ -23,11 +23,17 @@ export interface TextCodec {
   decode(ids: ArrayLike<number>): string;
   createStreamDecoder(): StreamDecoder;
   readonly eosTokenId: number | undefined;
+  /** Whether a token is special (left out of the text with skipSpecialTokens). */
+  isSpecial?(id: number): boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
   /** New tokens per sequence (default 50). */
   maxNewTokens?: number;
+  /** Prompt plus new tokens, as transformers' `max_length` (give it or maxNewTokens, not both). */
+  maxLength?: number;
+  /** Leave special tokens (e.g. "<|endoftext|>" when stopAtEos is false) out of the text, as transformers' skip_special_tokens. */
+  skipSpecialTokens?: boolean;
   /** Stop a sequence when its text contains one of these (the stop string is not emitted). */
   stop?: string | readonly string[];
   /** Stop a sequence at the end-of-text token (default true). */
@@ -65,6 +71,7 @@ class SequenceText {
   constructor(
     codec: TextCodec,
     private readonly stops: readonly string[],
+    private readonly skip?: (id: number) => boolean,
   ) {
     this.decoder = codec.createStreamDecoder();
   }
@@ -72,7 +79,7 @@ class SequenceText {
   /** Adds a token; returns the text that can be shown now (held back: a possible stop-string start). */
   push(id: number): string {
     this.ids.push(id);
-    this.pending += this.decoder.push(id);
+    if (!this.skip?.(id)) this.pending += this.decoder.push(id);
     return this.release(false);
   }
 
@@ -117,7 +124,13 @@ class SequenceText {
 
 /** Checks options against the model and resolves defaults. */
 export function resolveGenerate(o: GenerateOptions, promptLength: number, stepper: TokenStepper) {
-  const maxNewTokens = o.maxNewTokens ?? 50;
+  if (o.maxLength !== undefined && o.maxNewTokens !== undefined)
+    throw new OptionError('give maxNewTokens or maxLength (prompt plus new tokens), not both');
+  if (o.maxLength !== undefined && (!Number.isInteger(o.maxLength) || o.maxLength <= promptLength))
+    throw new OptionError(
+      `maxLength ${JSON.stringify(o.maxLength)} leaves no room for new tokens after a prompt of ${promptLength} tokens`,
+    );
+  const maxNewTokens = o.maxLength !== undefined ? o.maxLength - promptLength : (o.maxNewTokens ?? 50);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1)
     throw new OptionError(`maxNewTokens must be an integer >= 1, got ${JSON.stringify(o.maxNewTokens)}`);
   const batch = o.numReturnSequences ?? 1;
@@ -148,7 +161,8 @@ export async function* generateStream(
   const promptIds = typeof prompt === 'string' ? codec.encode(prompt) : [...prompt];
   const { maxNewTokens, batch, stops, sampling } = resolveGenerate(options, promptIds.length, stepper);
   const eos = options.stopAtEos === false ? undefined : codec.eosTokenId;
-  const seqs = Array.from({ length: batch }, () => new SequenceText(codec, stops));
+  const skip = options.skipSpecialTokens && codec.isSpecial ? (id: number) => codec.isSpecial!(id) : undefined;
+  const seqs = Array.from({ length: batch }, () => new SequenceText(codec, stops, skip));
   const signal = options.signal;
   signal?.throwIfAborted();
   let prefillMs = 0;

@@ -118,6 +118,7 @@ export class GPT2Tokenizer {
   readonly eosTokenId: number | undefined;
   /** Special tokens (content -> id): recognised in text only with encode(..., { allowSpecial: true }). */
   readonly specialTokens: ReadonlyMap<string, number>;
+  private readonly specialIds: ReadonlySet<number>;
 
   private readonly vocab: Map<string, number>;
   private readonly idToTok: (string | undefined)[];
@@ -176,6 +177,7 @@ export class GPT2Tokenizer {
     }
     this.idToTok = idToTok;
     this.specialTokens = special;
+    this.specialIds = new Set(special.values());
     this.eosTokenId = special.get(EOS_TOKEN) ?? vocab.get(EOS_TOKEN);
 
     // Byte-level: every byte has a base token, every ordinary token spells bytes.
@@ -381,8 +383,18 @@ export class GPT2Tokenizer {
   }
 
   /** Text of `ids`; invalid UTF-8 becomes U+FFFD (like Python's errors="replace"). */
-  decode(ids: ArrayLike<number>): string {
-    return this.utf8Decoder.decode(this.decodeBytes(ids));
+  /**
+   * The text of `ids`. `skipSpecialTokens` leaves out special tokens such as "<|endoftext|>" (as
+   * transformers' `decode(ids, skip_special_tokens=True)`).
+   */
+  decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
+    const kept = options.skipSpecialTokens ? Array.from(ids).filter((id) => !this.isSpecial(id)) : ids;
+    return this.utf8Decoder.decode(this.decodeBytes(kept));
+  }
+
+  /** Whether `id` is a special token ("<|endoftext|>", added special tokens). */
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
   }
 
   /** Raw bytes of `ids`. */

@@ -1,5 +1,7 @@
 // The generation loop and the sampler's logic, in plain TypeScript against fake forward passes.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { GPT2Tokenizer } from '../../src/loaders/tokenizer.js';
 import { ContextLengthError, OptionError } from '../../src/errors.js';
 import { generateAll, generateStream, type GenerationPiece } from '../../src/generation/generate.js';
 import { drawUniform, keptDistribution, resolveSampling, sampleRow } from '../../src/generation/sampling.js';
@@ -171,5 +173,35 @@ describe('sampler logic (CPU reference of the GPU sampler)', () => {
       c = await run(2);
     expect(a.sequences[0].ids).toEqual(b.sequences[0].ids);
     expect(a.sequences[0].ids).not.toEqual(c.sequences[0].ids);
+  });
+});
+
+describe('the transformers-style call', () => {
+  const dir = new URL('../../pretrained/gpt2-kjv/', import.meta.url).pathname;
+  const tok = GPT2Tokenizer.fromVocabAndMerges(readFileSync(dir + 'vocab.json', 'utf8'), readFileSync(dir + 'merges.txt', 'utf8'));
+
+  it('maxLength counts the prompt, as max_length does; with maxNewTokens or too short it is refused', async () => {
+    const s = new ScriptedStepper([bytes('abcdefghij')]);
+    const r = await generateAll(s, byteCodec(), [1, 2, 3], { maxLength: 7 });
+    expect(r.sequences[0].ids.length).toBe(4);
+    await expect(generateAll(s, byteCodec(), [1, 2, 3], { maxLength: 7, maxNewTokens: 2 })).rejects.toThrow(/not both/);
+    await expect(generateAll(s, byteCodec(), [1, 2, 3], { maxLength: 3 })).rejects.toThrow(/maxLength 3 leaves no room .* 3 tokens/);
+    await expect(generateAll(s, byteCodec(), [1, 2, 3], { maxLength: 7.5 })).rejects.toThrow(OptionError);
+  });
+
+  it('skipSpecialTokens leaves <|endoftext|> out of the text (streamed and final), the ids keep it', async () => {
+    const eos = tok.eosTokenId!;
+    const script = [...tok.encode('And God said'), eos, ...tok.encode(' Let there be light')];
+    for (const skip of [false, true]) {
+      const s = new ScriptedStepper([script], tok.vocabSize);
+      const pieces: string[] = [];
+      const r = await generateAll(s, tok, [1], { maxNewTokens: script.length, stopAtEos: false, skipSpecialTokens: skip }, (p) =>
+        pieces.push(p.text),
+      );
+      expect(r.sequences[0].ids).toEqual(script);
+      expect(r.sequences[0].text).toBe(skip ? 'And God said Let there be light' : 'And God said<|endoftext|> Let there be light');
+      expect(pieces.join('')).toBe(r.sequences[0].text);
+      expect(tok.decode(script, { skipSpecialTokens: skip })).toBe(r.sequences[0].text);
+    }
   });
 });
