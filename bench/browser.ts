@@ -1,12 +1,13 @@
 // `npm run bench:browser`: the same benchmarks in headless Chromium (Debian's /usr/bin/chromium, WebGPU on
 // SwiftShader), on a page served by a Vite dev server with the cross-origin isolation headers that
-// wasm threads need, driven by puppeteer-core; plus ONNX Runtime Web (webgpu and wasm) on GPT-2 124M
-// exported from PyTorch at benchmark time, and PyTorch on the CPU as the native reference. Prints the
-// tables and writes bench/out/chromium-swiftshader.json (and, for a full run, bench/RESULTS.md).
+// wasm threads need, driven by puppeteer-core; plus ONNX Runtime Web on GPT-2 124M exported from PyTorch
+// at benchmark time (webgpu and wasm on the plain export; wasm on the decoder with a KV cache, f32 and
+// ORT's dynamic int8 quantization), and PyTorch on the CPU as the native reference. Prints the tables
+// and writes bench/out/chromium-swiftshader.json (and, for a full run, bench/RESULTS.md).
 //
 //   npm run bench:browser [-- --quick] [--only kernels,gpt2,gan,ort,pytorch] [--filter REGEX] [--no-tfjs]
-//                         [--ort-runs N] [--ort-webgpu-step] [--out FILE]
-import { existsSync } from 'node:fs';
+//                         [--ort-runs N] [--ort-steps N] [--ort-webgpu-step] [--out FILE]
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import puppeteer from 'puppeteer-core';
@@ -14,17 +15,22 @@ import { createServer } from 'vite';
 import { finishRun, machine, OUT_DIR, PYTHON, run } from './lib/node-side.js';
 import type { Report, Row } from './lib/report.js';
 import { SUITES, type SuiteName } from './suites/index.js';
+import { ortVariants, type OrtModel, type OrtOptions } from './suites/ort.js';
 
 const USAGE = `usage: npm run bench:browser -- [options]
   --quick              a smoke run: fewer rounds, no context 512, ONNX Runtime wasm only
   --only LIST          suites, comma-separated: ${Object.keys(SUITES).join(', ')}, ort, pytorch (default: all)
-  --filter REGEX       only cases whose "group case" matches
+  --filter REGEX       only cases whose "group case" matches (GPT-2: "GPT-2 124M <engine>"; ONNX Runtime:
+                       "GPT-2 124M <engine> <case>", engines ort webgpu, ort wasm, ort wasm (KV cache) f32|int8)
   --no-tfjs            leave TensorFlow.js out
   --no-variants        leave out src's other kernel paths ("webgen <path>" rows)
-  --ort-runs N         timed ONNX Runtime runs per shape after the warm-up (default: webgpu 2, wasm 3)
+  --ort-runs N         timed ONNX Runtime runs per shape after the warm-up, plain export (default: webgpu 2, wasm 3)
+  --ort-steps N        timed ONNX Runtime KV-cached decode steps per context (default 16, quick 4)
   --ort-webgpu-step    also time ONNX Runtime webgpu's T=129 step (one to two minutes a run on SwiftShader)
   --out FILE           JSON path (default bench/out/chromium-swiftshader[-quick|-partial].json)
-environment: CHROMIUM_PATH (default /usr/bin/chromium), WEBGEN_PYTHON (default /usr/bin/python3)`;
+environment: CHROMIUM_PATH (default /usr/bin/chromium), WEBGEN_PYTHON (default /usr/bin/python3)
+The int8 graph needs the onnx and onnxruntime Python packages: when they are missing the runner installs
+them into bench/out/pydeps (pip --target, no dependencies: Debian's numpy and PyTorch stay as they are).`;
 
 const FLAGS = [
   '--headless=new',
@@ -41,7 +47,66 @@ const FLAGS = [
   '--js-flags=--max-old-space-size=8192',
 ];
 
-const ONNX = join(OUT_DIR, 'gpt2-124m.onnx');
+/** The graphs ONNX Runtime runs, in bench/out/ (served by the dev server at /bench/out/). */
+const ONNX: Record<OrtModel, string> = {
+  plain: 'gpt2-124m.onnx',
+  past: 'gpt2-124m-past.onnx',
+  'past-int8': 'gpt2-124m-past-int8.onnx',
+};
+const PYDEPS = join(OUT_DIR, 'pydeps');
+const PYDEPS_PACKAGES = [
+  'onnxruntime==1.30.0',
+  'onnx==1.23.1',
+  'protobuf==6.33.6',
+  'ml_dtypes==0.5.4',
+  'flatbuffers',
+  'packaging',
+  'typing_extensions',
+];
+
+/** Exports (or quantizes) the graphs `needed` that bench/out/ lacks; what cannot be made says why. */
+async function exportGraphs(needed: OrtModel[], log: (l: string) => void): Promise<OrtOptions['models']> {
+  const models: OrtOptions['models'] = {};
+  const path = (m: OrtModel) => join(OUT_DIR, ONNX[m]);
+  const make = async (m: OrtModel, args: string[], what: string) => {
+    if (existsSync(path(m))) return;
+    log(`${what} -> ${path(m)} (tools/export_gpt2_onnx.py) ...`);
+    const t0 = performance.now();
+    log((await run(PYTHON, ['tools/export_gpt2_onnx.py', ...args, '--out', path(m)], log, 15 * 60_000)).trim());
+    log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  };
+  mkdirSync(OUT_DIR, { recursive: true });
+  const attempt = async (m: OrtModel, f: () => Promise<void>) => {
+    try {
+      await f();
+      models[m] = { url: `/bench/out/${ONNX[m]}` };
+    } catch (e) {
+      const error = `the ${m} graph could not be made: ${(e as Error).message.split('\n')[0].slice(0, 300)}`;
+      models[m] = { error };
+      log(error);
+    }
+  };
+  if (needed.includes('plain')) await attempt('plain', () => make('plain', [], 'exporting GPT-2 124M (random weights, no KV cache)'));
+  if (needed.includes('past') || needed.includes('past-int8'))
+    await attempt('past', () => make('past', ['--with-past'], 'exporting GPT-2 124M (random weights, decoder with past)'));
+  if (needed.includes('past-int8')) {
+    const src = models.past && 'url' in models.past ? path('past') : undefined;
+    await attempt('past-int8', async () => {
+      if (!src) throw new Error('no f32 decoder with past to quantize');
+      const args = ['--quantize', src];
+      const what = 'quantizing it to int8 with onnxruntime.quantization.quantize_dynamic';
+      try {
+        await make('past-int8', args, what);
+      } catch (e) {
+        if (!/exited with 3:/.test((e as Error).message) || existsSync(join(PYDEPS, 'onnxruntime'))) throw e; // 3: no onnx/onnxruntime
+        log(`installing onnx and onnxruntime into ${PYDEPS} (pip --target --no-deps) ...`);
+        await run(PYTHON, ['-m', 'pip', 'install', '-q', '--no-deps', '--target', PYDEPS, ...PYDEPS_PACKAGES], log, 10 * 60_000);
+        await make('past-int8', args, what);
+      }
+    });
+  }
+  return models;
+}
 
 async function main(): Promise<number> {
   const { values: v } = parseArgs({
@@ -52,6 +117,7 @@ async function main(): Promise<number> {
       'no-tfjs': { type: 'boolean' },
       'no-variants': { type: 'boolean' },
       'ort-runs': { type: 'string' },
+      'ort-steps': { type: 'string' },
       'ort-webgpu-step': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -70,13 +136,8 @@ async function main(): Promise<number> {
   const started = new Date();
   const opts = { quick, filter: v.filter, noTfjs: v['no-tfjs'], noVariants: v['no-variants'] };
 
-  const wantOrt = only.includes('ort') && !v.filter;
-  if (wantOrt && !existsSync(ONNX)) {
-    log(`exporting GPT-2 124M (random weights) to ${ONNX} with PyTorch (tools/export_gpt2_onnx.py) ...`);
-    const t0 = performance.now();
-    log((await run(PYTHON, ['tools/export_gpt2_onnx.py', '--out', ONNX], log, 15 * 60_000)).trim());
-    log(`export: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
+  const variants = only.includes('ort') ? ortVariants({ quick, webgpuStep: !!v['ort-webgpu-step'], filter: v.filter }) : [];
+  const models = variants.length ? await exportGraphs([...new Set(variants.map((x) => x.model))], log) : {};
 
   const server = await createServer({
     configFile: false,
@@ -145,16 +206,17 @@ async function main(): Promise<number> {
       report.rows.push(...rows);
       log(`== ${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
-    if (wantOrt) {
+    if (variants.length) {
       const t0 = performance.now();
-      log('\n== ort (ONNX Runtime Web)');
+      log(`\n== ort (ONNX Runtime Web): ${variants.map((x) => x.engine).join(', ')}`);
       const n = v['ort-runs'] ? Number(v['ort-runs']) : undefined;
-      const r = await page.evaluate((o) => (window as any).bench.ort(o), {
-        model: '/bench/out/gpt2-124m.onnx',
-        providers: quick ? ['wasm'] : ['webgpu', 'wasm'],
+      const opts: Omit<OrtOptions, 'log'> = {
+        variants,
+        models,
         runs: { webgpu: n ?? 2, wasm: n ?? (quick ? 2 : 3) },
-        webgpuStep: !!v['ort-webgpu-step'],
-      });
+        decodeSteps: v['ort-steps'] ? Number(v['ort-steps']) : quick ? 4 : 16,
+      };
+      const r = await page.evaluate((o) => (window as any).bench.ort(o), opts);
       report.rows.push(...r.rows);
       report.env.ort = { version: r.version };
       log(`== ort: ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -58,7 +58,7 @@ const PYTORCH_CASES: Record<string, string> = {
   'prefill T=512': 'prefill T=512',
   'decode ctx=128': 'decode step ctx=128',
   'decode ctx=512': 'decode step ctx=512',
-  'recompute T=129': 'full step T=129 (no cache)',
+  'recompute T=129': 'full recompute T=129 (no KV cache)',
 };
 
 /** tools/pytorch_decode_bench.py: the JSON it prints, and its figures as rows of the GPT-2 table. */
@@ -143,6 +143,7 @@ export function writeResults(): string {
         '- Kernel figures are GPU time from timestamp queries around each pass (TF.js: `tf.time()`); model figures are the wall clock of the user-visible call with its result read back ("e2e"). "first call ms" includes pipeline creation and, on these adapters, shader compilation.',
         '- Rows with n = 1 or 2 are the slow ones (a prefill or ONNX Runtime webgpu run of a minute or more): one warm-up, then that many timed runs.',
         '- Decode at context 512 is reached by moving the stepper to position 511 after the 128-token prefill (the skipped cache rows hold zeros; the step does the same work).',
+        '- ONNX Runtime Web\'s decode rows ("ort wasm (KV cache) f32 / int8") run its decoder-with-past export (int8: ORT\'s `quantize_dynamic`) one token a call at the positions of webgen\'s decode rows, after 75 or more warm-up steps; "full recompute T=129 (no KV cache)" is the plain export recomputing the whole sequence for one token, not comparable to a cached step.',
         '- The same figure moves by up to 2x between runs on this shared 2-core machine (see the spread column); compare within one run.',
       ].join('\n'),
     '## Targets',
