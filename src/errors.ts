@@ -68,6 +68,26 @@ export class FetchError extends WebgenError {
   override readonly code = 'E_FETCH';
 }
 
+/**
+ * The GPU device was lost (a driver reset, the GPU process crashed, the device was destroyed): every
+ * buffer and pipeline on it is gone, so the models on it cannot run again. Load them again (a new
+ * device is made), or reload the page.
+ */
+export class DeviceLostError extends WebgenError {
+  override name = 'DeviceLostError';
+  override readonly code = 'E_DEVICE_LOST';
+}
+
+/**
+ * GPU memory ran out, or would: a load whose estimate exceeds the Gpu's memoryBudget (refused before
+ * anything is allocated), a buffer past that budget, or the device's own out-of-memory error. The
+ * message gives the bytes needed and what to do (dtype 'f16', a smaller model, fewer sequences).
+ */
+export class OutOfMemoryError extends WebgenError {
+  override name = 'OutOfMemoryError';
+  override readonly code = 'E_OUT_OF_MEMORY';
+}
+
 /** Every error class by name, to rebuild an error that crossed a worker boundary. */
 export const ERROR_CLASSES: Readonly<Record<string, new (message: string, options?: { cause?: unknown }) => WebgenError>> = {
   WebgenError,
@@ -81,4 +101,6 @@ export const ERROR_CLASSES: Readonly<Record<string, new (message: string, option
   ContextLengthError,
   DisposedError,
   FetchError,
+  DeviceLostError,
+  OutOfMemoryError,
 };

@@ -245,6 +245,25 @@ export function targets(report: Report): Target[] {
       );
     }
   }
+  // 8-bit weights against f32 in the same run: a step reads a quarter of the bytes (issue 15)
+  for (const c of ['decode step ctx=128', 'decode step ctx=512']) {
+    ratioTarget(
+      `GPT-2 124M ${c}: q8 weights vs f32`,
+      find(rows, 'GPT-2 124M', c, 'webgen q8'),
+      find(rows, 'GPT-2 124M', c, 'webgen f32'),
+      '<= 0.35x time',
+      (x) => x <= 0.35,
+      false,
+    );
+  }
+  ratioTarget(
+    'GPT-2 124M prefill T=128: q8 weights vs f32',
+    find(rows, 'GPT-2 124M', 'prefill T=128', 'webgen q8'),
+    find(rows, 'GPT-2 124M', 'prefill T=128', 'webgen f32'),
+    '<= 1x time',
+    (x) => x <= 1,
+    false,
+  );
   for (const engine of ['webgen']) {
     ratioTarget(
       'DCGAN 64x64 batch 16 vs TF.js WebGPU',

@@ -1,5 +1,5 @@
 // GPT-2 124M shape with random weights made in memory: load, prefill, decode steps with the KV cache
-// and GPU memory, in f32 and f16 weights, through the public model API (GPT2 + its token stepper), wall
+// and GPU memory, in f32, f16 and q8 (int8, quantized at load) weights, through the public model API (GPT2 + its token stepper), wall
 // clock of each user-visible call (the sampled token read back).
 import { GPT2 } from '../../src/models/gpt2.js';
 import { gpt2Config, randomGPT2 } from '../../src/testing/index.js';
@@ -31,7 +31,7 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
   const loads = ctx.quick ? 1 : 3;
   let prefillRounds = ctx.quick ? { min: 1, max: 2 } : { min: 3, max: 8 };
   let decodeSteps = ctx.quick ? 4 : 16;
-  for (const dtype of ['f32', 'f16'] as const) {
+  for (const dtype of ['f32', 'f16', 'q8'] as const) {
     const engine = `webgen ${dtype}`;
     if (!wanted(ctx, `${GPT2_GROUP} ${engine}`)) continue;
     const rows: Row[] = [];
@@ -64,7 +64,7 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
         case: 'load',
         ms: figure(loadMs),
         method: 'e2e',
-        note: `from a ${dtype === 'f16' ? 'F16' : 'F32'} safetensors in memory (made in ${(makeMs / 1000).toFixed(1)} s, not counted)`,
+        note: `from a ${dtype === 'f16' ? 'F16' : 'F32'} safetensors in memory (made in ${(makeMs / 1000).toFixed(1)} s, not counted)${dtype === 'q8' ? ', quantized at load' : ''}`,
       });
       push({ case: 'GPU memory: weights', value: weightBytes / MiB, unit: 'MiB' });
       const model = lm!;

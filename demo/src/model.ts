@@ -7,6 +7,7 @@ import { errorText, formatBytes, h, labelled } from './dom.js';
 const DTYPES: { value: WeightDType; label: string }[] = [
   { value: 'f16', label: 'f16 (half the memory)' },
   { value: 'f32', label: 'f32' },
+  { value: 'q8', label: 'q8 (int8, a quarter of f32)' },
 ];
 
 /** Loads a GPT-2 in the worker, replacing the current one once the new one is ready. */

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pngjs from 'pngjs';
 import { Generator, imageRgba, OptionError, slerpLatents, type Rgba } from '../index.js';
+import { isKerasSource, loadKerasGenerator } from '../models/gan/keras.js';
 import { errorLine } from './args.js';
 
 /** PNG bytes, by pngjs: bundled into the CLI (dist/node/cli.js), so the installed bin needs nothing more. */
@@ -28,11 +29,14 @@ export function defaultGanModel(): string {
 
 export const GAN_USAGE = `usage: webgen gan [options]
 
-Generates images with a GAN generator (a PyTorch DCGAN, or any generator described by a generator.json).
+Generates images with a GAN generator (a PyTorch DCGAN, a file Keras saved, or any generator described by a generator.json).
 
 options:
-  --model <dir|file>     model folder (model.safetensors [+ generator.json]) or a .safetensors file
+  --model <dir|file>     model folder (model.safetensors [+ generator.json]), a .safetensors file, or a
+                         Keras file (.keras, or .h5 with its model config)
                          (default: the project's emoji DCGAN, pretrained/dcgan-emoji)
+  --write-graph <dir>    with a Keras --model: write its equivalent model.safetensors + generator.json
+                         into <dir> (to read or edit; load the folder with --model <dir>) and exit
   --graph <file.json>    the layer list, when it is not generator.json beside the weights
   --count <n>            images to generate (default 16)
   --seed <n>             seed of the latents (default 7)
@@ -54,6 +58,7 @@ export async function runGan(args: string[]): Promise<number> {
       options: {
         model: { type: 'string' },
         graph: { type: 'string' },
+        'write-graph': { type: 'string' },
         count: { type: 'string' },
         seed: { type: 'string' },
         z: { type: 'string' },
@@ -102,6 +107,22 @@ export async function runGan(args: string[]): Promise<number> {
       `webgen gan: the default generator is missing (${join(model, 'model.safetensors')}); train it with tools/train_dcgan.py or pass --model <dir>`,
     );
     return 1;
+  }
+  if (v['write-graph'] !== undefined) {
+    const dir = v['write-graph'] as string;
+    if (!(await isKerasSource(model))) {
+      console.error(`webgen gan: --write-graph converts a Keras file (.keras, .h5); ${model} is not one`);
+      return 2;
+    }
+    const k = await loadKerasGenerator(model);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'model.safetensors'), k.safetensors);
+    await writeFile(join(dir, 'generator.json'), JSON.stringify(k.graph, null, 2) + '\n');
+    const kinds = k.graph.layers.map((l) => l.type).join(', ');
+    console.log(
+      `wrote ${join(dir, 'model.safetensors')} (${k.safetensors.byteLength} bytes) and ${join(dir, 'generator.json')}: nz ${k.graph.nz}; ${kinds}`,
+    );
+    return 0;
   }
   const t0 = performance.now();
   const gan = await Generator.load(model, { graph: v.graph as string | undefined });

@@ -4,12 +4,13 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { GPT2, OptionError, WebgenError, type GenerateOptions, type ProgressCallback } from '../index.js';
+import { GPT2, OptionError, WebgenError, type GenerateOptions, type ProgressCallback, type WeightDType } from '../index.js';
 import { KERNEL_CATALOG, kernelSource } from '../kernels/index.js';
 import { relayThroughChild, stderrIsTTY } from './quiet_dawn.js';
 import { selfCheck } from './selfcheck.js';
 import { runGan } from './gan.js';
 import { PLAN_USAGE, runPlan } from './plan.js';
+import { QUANTIZE_USAGE, runQuantize } from './quantize.js';
 import { errorLine, joinNegativeNumbers } from './args.js';
 
 /** The default text model, trained by tools/train_gpt2.py and shipped in the package. */
@@ -19,7 +20,7 @@ export const DEFAULT_GPT2 = new URL('../../pretrained/gpt2-kjv/', import.meta.ur
 const COMMANDS: Record<string, string> = {
   generate: `  generate [PROMPT]     stream a continuation of PROMPT (default model: pretrained/gpt2-kjv)
       --model DIR|URL             a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json + merges.txt)
-      --dtype f32|f16             weight storage on the GPU (default f32)
+      --dtype f32|f16|q8          weight storage on the GPU (default: the checkpoint's, q8 for a quantized folder, else f32)
       --max-new-tokens N          (default 50)
       --max-length N              prompt plus new tokens, as transformers' max_length (instead of --max-new-tokens)
       --no-stop-at-eos            go on past the end-of-text token; --skip-special-tokens leaves it out of the text
@@ -30,9 +31,10 @@ const COMMANDS: Record<string, string> = {
       --prompt-ids 1,2,3          token ids instead of PROMPT
       --json                      print prompt ids, generated ids, text and timings as JSON`,
   logits: `  logits --ids 1,2,3 --out FILE   write the logits of every position as little-endian float32 [T, vocab]
-      --model DIR|URL  --dtype f32|f16`,
+      --model DIR|URL  --dtype f32|f16|q8`,
   gan: `  gan                             images from a GAN generator (default: the project's emoji DCGAN); webgen gan --help`,
   plan: PLAN_USAGE,
+  quantize: QUANTIZE_USAGE,
   selfcheck: `  selfcheck                       run one WGSL kernel on the adapter and check it against the CPU`,
   wgsl: `  wgsl [KERNEL]                   print the WGSL a kernel runs (no GPU needed); without KERNEL, list them
       --example NAME              one of the kernel's named params (default: its first)
@@ -65,9 +67,10 @@ function num(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-function dtypeOf(v: string | undefined): 'f32' | 'f16' {
-  if (v === undefined || v === 'f32' || v === 'f16') return v ?? 'f32';
-  throw new OptionError(`--dtype must be f32 or f16, got "${v}"`);
+/** --dtype; undefined: the checkpoint's own (q8 for a folder `webgen quantize` wrote, else f32). */
+function dtypeOf(v: string | undefined): WeightDType | undefined {
+  if (v === undefined || v === 'f32' || v === 'f16' || v === 'q8') return v;
+  throw new OptionError(`--dtype must be f32, f16 or q8, got "${v}"`);
 }
 
 /** A download progress bar on stderr (only when stderr is a terminal and the file is remote). */
@@ -92,7 +95,7 @@ function progressBar(): { onProgress: ProgressCallback; stop(): void } {
   };
 }
 
-async function loadModel(model: string | undefined, dtype: 'f32' | 'f16'): Promise<GPT2> {
+async function loadModel(model: string | undefined, dtype: WeightDType | undefined): Promise<GPT2> {
   const progress = progressBar();
   try {
     return await GPT2.load(model ?? DEFAULT_GPT2, { dtype, onProgress: progress.onProgress });
@@ -253,6 +256,8 @@ async function main(argv: string[]): Promise<number> {
       return runGan(rest);
     case 'plan':
       return runPlan(rest);
+    case 'quantize':
+      return runQuantize(rest, DEFAULT_GPT2);
     case 'selfcheck': {
       parseArgs({ args: rest, options: {} });
       const r = await selfCheck();

@@ -3,6 +3,7 @@
 // JSON]` prints it; test/kernels/wgsl.test.ts keeps one snapshot per example in test/kernels/wgsl/.
 import { addKernel } from './add.js';
 import { attentionCombineKernel, attentionKernel, attentionSplitKernel, SPLIT_CHUNK } from './attention/index.js';
+import { conv2dKernel } from './conv2d/index.js';
 import { convTranspose2dKernel, type ConvTransposeParams } from './conv_transpose2d/index.js';
 import { embeddingKernel } from './embedding.js';
 import { epilogueParams } from './epilogue.js';
@@ -42,6 +43,8 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
       f32: { wte: 'f32', wpe: 'f32', workgroupSize: 64 },
       f16: { wte: 'f16', wpe: 'f16', workgroupSize: 64 },
       'f16-packed': { wte: 'f16packed', wpe: 'f16packed', workgroupSize: 64 },
+      // 8-bit rows, dequantized as they are read; wpe stays f32
+      q8: { wte: 'q8', wpe: 'f32', workgroupSize: 64 },
     },
   },
   kv_store: { kernel: kvStoreKernel, examples: { default: { workgroupSize: 64 } } },
@@ -58,6 +61,9 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
       'residual-scalar': matmul({ layout: 'kn', vec4: false, bias: true, accumulate: true, rowsPerInvocation: 4 }),
       // a GAN's first layer: bias, leaky ReLU, then a batch norm as a scale-shift
       'gan-first-layer': matmul({ layout: 'kn', bias: true, act1: 'leaky_relu', slope1: 0.2, post: true, rowsPerInvocation: 8 }),
+      // 8-bit weights: a decode projection ([N, K], a GEMV) and a prefill MLP ([K, N], GELU)
+      'gemv-q8': matmul({ weight: 'q8', bias: true }),
+      'prefill-q8-gelu': matmul({ layout: 'kn', weight: 'q8', bias: true, act1: 'gelu_tanh', rowsPerInvocation: 8 }),
     },
   },
   conv_transpose2d: {
@@ -69,6 +75,8 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
       'direct-tanh': conv({ path: 'direct', cg: 0, xVec: false, act1: 'tanh' }),
     },
   },
+  // an upsample-and-convolve generator's layer: nearest upsampling read on the fly, bias, ReLU, then a batch norm
+  conv2d: { kernel: conv2dKernel, examples: { 'bias-relu-bn': { ...none, bias: true, act1: 'relu', post: true, wg: 64 } } },
   scale_shift: { kernel: scaleShiftKernel, examples: { 'bn-leaky': { ...none, post: true, act2: 'leaky_relu', slope2: 0.2, wg: 256 } } },
   sample: { kernel: sampleKernel, examples: { 'gpt2-vocab': { vocabSize: 50257, workgroupSize: 256, cap: 1024 } } },
 };

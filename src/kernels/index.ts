@@ -20,6 +20,8 @@ export {
   SPLIT_CHUNK,
 } from './attention/index.js';
 export type { AttentionParams, AttentionSplitParams, AttentionOptions, AttentionVariant } from './attention/index.js';
+export { conv2d, conv2dKernel, conv2dOutputSize, conv2dWeightFromPytorch, kerasSameConv } from './conv2d/index.js';
+export type { Conv2dOptions, Conv2dParams } from './conv2d/index.js';
 export { convTranspose2d, convTranspose2dKernel, chooseConvTranspose } from './conv_transpose2d/index.js';
 export type { ConvTransposeOptions, ConvTransposeParams, ConvTransposePath } from './conv_transpose2d/index.js';
 export { convTransposeOutputSize, kerasSamePadding, padChannels, weightFromKeras, weightFromPytorch } from './conv_transpose2d/weights.js';

@@ -1,7 +1,7 @@
 // Reading model files from wherever they are: memory, a Blob/File, a URL (streamed, with progress)
 // or, in Node, a file path. A model "folder" is a directory path, a URL prefix, or a map from file
 // names to sources (e.g. the Files a user dropped on a page).
-import { FetchError, ModelFormatError } from '../errors.js';
+import { FetchError, ModelFormatError, WebgenError } from '../errors.js';
 import { isNode } from '../util.js';
 import { CacheApiCache, cacheHas, type ModelCache } from './cache.js';
 import type { FileProgressCallback } from './progress.js';
@@ -17,6 +17,94 @@ export interface ReadOptions {
   cache?: ModelCache;
   /** Told when the cache could not be read or written; the read goes on without it. */
   onCacheError?: (error: unknown) => void;
+  /**
+   * A URL read fails with a FetchError naming the URL when the server sends nothing for this long: no
+   * response, or no next bytes of the body (a stalled server, a hung connection). Idle time only: a slow
+   * but steady download never trips it. Default 30 000 ms; 0 or Infinity: wait forever.
+   */
+  stallTimeoutMs?: number;
+}
+
+/** How long a URL read waits for the server's next sign of life (ReadOptions.stallTimeoutMs). */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
+/**
+ * One URL request: its own AbortController (fired by the caller's signal, or by the stall watchdog),
+ * and what it has received, so that a failure says where it happened. The watchdog runs only while
+ * the request waits on the network (wait()), not while the reader handles what arrived.
+ */
+class UrlRequest {
+  readonly ctl = new AbortController();
+  private readonly ms: number;
+  private stall?: FetchError;
+  private readonly onAbort = () => this.ctl.abort(this.signal?.reason);
+  /** Body bytes received, and the size the server announced. */
+  loaded = 0;
+  total: number | undefined;
+  responded = false;
+
+  constructor(
+    readonly url: string,
+    private readonly signal: AbortSignal | undefined,
+    stallTimeoutMs: number | undefined,
+  ) {
+    this.ms = stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    if (signal?.aborted) this.ctl.abort(signal.reason);
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Waits for `p` (the response, or the next read of the body); a server silent for stallTimeoutMs fails it. */
+  async wait<T>(p: Promise<T>): Promise<T> {
+    if (!(this.ms > 0 && Number.isFinite(this.ms))) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const where = this.responded ? `after ${this.loaded} of ${this.total ?? 'an unknown number of'} bytes` : 'waiting for the response';
+        this.stall = new FetchError(
+          `fetching ${this.url} stalled: nothing arrived for ${this.ms} ms ${where} (stallTimeoutMs); ` +
+            'the server or the connection hangs: try again, or raise stallTimeoutMs',
+        );
+        this.ctl.abort(this.stall); // ends the request and frees its connection
+        reject(this.stall);
+      }, this.ms);
+    });
+    try {
+      return await Promise.race([p, stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** What to throw for `e` from fetch() or a read: the caller's abort reason, the stall, or a FetchError naming the URL. */
+  failure(e: unknown): unknown {
+    if (this.signal?.aborted) return this.signal.reason;
+    if (this.stall) return this.stall;
+    if (e instanceof WebgenError) return e;
+    const err = e as Error & { cause?: { message?: string; code?: string } };
+    const why = [err?.message ?? String(e), err?.cause?.message ?? err?.cause?.code].filter(Boolean).join(': ');
+    if (!this.responded) return new FetchError(`fetching ${this.url} failed: ${why}`, { cause: e });
+    return new FetchError(
+      `fetching ${this.url} failed after ${this.loaded} of ${this.total ?? 'an unknown number of'} bytes: ${why} ` +
+        '(the connection was cut: try again)',
+      { cause: e },
+    );
+  }
+
+  /** The server went silent for stallTimeoutMs (the request failed with the stall's FetchError). */
+  get stalled(): boolean {
+    return this.stall !== undefined;
+  }
+
+  /** Stops listening to the caller's signal (the request is over). */
+  close(): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** Ends the request early (the reader gave up on it): frees its connection. */
+  cancel(): void {
+    if (!this.ctl.signal.aborted) this.ctl.abort(new DOMException('the read was given up', 'AbortError'));
+    this.close();
+  }
 }
 
 function baseName(s: string): string {
@@ -36,16 +124,26 @@ function readFailure(path: string, e: unknown): FetchError {
   return new FetchError(`cannot read "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
 }
 
-/** fetch() that throws a FetchError naming the URL and the HTTP status, or the signal's reason on abort. */
-async function fetchOk(url: string, signal?: AbortSignal): Promise<Response> {
+/**
+ * fetch() that throws a FetchError naming the URL and the HTTP status (or the network error, or the
+ * stall), or the signal's reason on abort. On success the request is open until its body is read.
+ */
+async function fetchOk(req: UrlRequest, method = 'GET'): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { signal });
+    res = await req.wait(fetch(req.url, { signal: req.ctl.signal, method }));
   } catch (e) {
-    if (signal?.aborted) throw signal.reason;
-    throw new FetchError(`fetching ${url} failed: ${(e as Error).message}`, { cause: e });
+    req.close();
+    throw req.failure(e);
   }
-  if (!res.ok) throw new FetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`);
+  req.responded = true;
+  const length = res.headers.get('content-length');
+  req.total = length ? Number(length) : undefined;
+  if (!res.ok) {
+    req.cancel();
+    await res.body?.cancel().catch(() => undefined);
+    throw new FetchError(`fetching ${req.url} failed: HTTP ${res.status} ${res.statusText}`);
+  }
   return res;
 }
 
@@ -69,27 +167,28 @@ async function readNodeFile(path: string, onProgress?: FileProgressCallback, sig
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
-async function readUrl(url: string, onProgress?: FileProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
-  const res = await fetchOk(url, signal);
+async function readUrl(url: string, options: ReadOptions): Promise<Uint8Array> {
+  const { onProgress, signal } = options;
+  const req = new UrlRequest(url, signal, options.stallTimeoutMs);
+  const res = await fetchOk(req);
   const file = baseName(url);
-  const totalHeader = res.headers.get('content-length');
-  const total = totalHeader ? Number(totalHeader) : undefined;
+  const total = req.total;
   if (!res.body) {
-    const buf = new Uint8Array(await res.arrayBuffer());
+    let buf: Uint8Array;
+    try {
+      buf = new Uint8Array(await req.wait(res.arrayBuffer()));
+    } catch (e) {
+      throw req.failure(e);
+    } finally {
+      req.close();
+    }
     onProgress?.({ file, loaded: buf.byteLength, total: buf.byteLength });
     return buf;
   }
   // Stream into one buffer when the size is known, so a large file is not held twice.
-  const reader = res.body.getReader();
   let out = new Uint8Array(total ?? 1 << 20);
   let loaded = 0;
-  for (;;) {
-    if (signal?.aborted) {
-      await reader.cancel().catch(() => undefined);
-      throw signal.reason;
-    }
-    const { done, value } = await reader.read();
-    if (done) break;
+  for await (const value of streamChunks(res.body, file, total, options, req)) {
     if (loaded + value.byteLength > out.byteLength) {
       const grown = new Uint8Array(Math.max(out.byteLength * 2, loaded + value.byteLength));
       grown.set(out.subarray(0, loaded));
@@ -97,14 +196,13 @@ async function readUrl(url: string, onProgress?: FileProgressCallback, signal?: 
     }
     out.set(value, loaded);
     loaded += value.byteLength;
-    onProgress?.({ file, loaded, total });
   }
   return loaded === out.byteLength ? out : out.slice(0, loaded);
 }
 
 /** A URL through the cache: a whole, matching entry is used; otherwise fetched and stored. */
 async function readCachedUrl(url: string, options: ReadOptions): Promise<Uint8Array> {
-  const { cache, onCacheError, onProgress, signal } = options;
+  const { cache, onCacheError, onProgress } = options;
   if (cache) {
     const hit = await cache.get(url).catch((e) => void onCacheError?.(e));
     if (hit) {
@@ -112,7 +210,7 @@ async function readCachedUrl(url: string, options: ReadOptions): Promise<Uint8Ar
       return hit;
     }
   }
-  const bytes = await readUrl(url, onProgress, signal);
+  const bytes = await readUrl(url, options);
   if (cache) await cache.put(url, bytes).catch((e) => onCacheError?.(e));
   return bytes;
 }
@@ -163,8 +261,13 @@ export function fileIn(folder: ModelFolder, file: string): ModelSource | undefin
   return folder[file];
 }
 
-/** True when the folder has `file` (a map: the key exists; a directory: the file exists; a URL: HEAD succeeds). */
-export async function folderHas(folder: ModelFolder, file: string, cache?: ModelCache): Promise<boolean> {
+/**
+ * True when the folder has `file` (a map: the key exists; a directory: the file exists; a URL: HEAD
+ * succeeds). An aborted or stalled HEAD throws (the signal's reason, a FetchError); other failures are
+ * a no.
+ */
+export async function folderHas(folder: ModelFolder, file: string, read: ReadOptions = {}): Promise<boolean> {
+  const { cache } = read;
   const src = fileIn(folder, file);
   if (src === undefined) return false;
   if (cache && (typeof src === 'string' || src instanceof URL)) {
@@ -180,9 +283,17 @@ export async function folderHas(folder: ModelFolder, file: string, cache?: Model
     );
   }
   if (typeof src === 'string' || src instanceof URL) {
-    return fetch(src, { method: 'HEAD' }).then(
-      (r) => r.ok,
-      () => false,
+    const req = new UrlRequest(src instanceof URL ? src.href : src, read.signal, read.stallTimeoutMs);
+    return fetchOk(req, 'HEAD').then(
+      (res) => {
+        req.cancel();
+        void res.body?.cancel().catch(() => undefined);
+        return true;
+      },
+      (e) => {
+        if (read.signal?.aborted || req.stalled) throw e;
+        return false;
+      },
     );
   }
   return true;
@@ -227,6 +338,8 @@ export interface OpenedSource {
   /** True when the bytes come from the cache (a truncated entry shows only while reading). */
   readonly fromCache: boolean;
   readonly chunks: AsyncIterable<Uint8Array>;
+  /** Gives the read up before its end (a load that failed elsewhere): frees the connection or file. */
+  cancel(): void;
 }
 
 const PIECE = 4 << 20;
@@ -235,25 +348,36 @@ async function* slices(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.byteLength; i += PIECE) yield bytes.subarray(i, Math.min(i + PIECE, bytes.byteLength));
 }
 
-/** The chunks of a stream, with progress and abort. */
+/**
+ * The chunks of a stream, with progress and abort; for a URL's body (`req`), a stall or a cut
+ * connection is a FetchError naming the URL and how far it got.
+ */
 async function* streamChunks(
   body: ReadableStream<Uint8Array>,
   file: string,
   total: number | undefined,
   o: ReadOptions,
+  req?: UrlRequest,
 ): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
   let loaded = 0;
   try {
     for (;;) {
       if (o.signal?.aborted) throw o.signal.reason;
-      const { done, value } = await reader.read();
-      if (done) return;
-      loaded += value.byteLength;
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = req ? await req.wait(reader.read()) : await reader.read();
+      } catch (e) {
+        throw req ? req.failure(e) : e;
+      }
+      if (r.done) return;
+      loaded += r.value.byteLength;
+      if (req) req.loaded = loaded;
       o.onProgress?.({ file, loaded, total });
-      yield value;
+      yield r.value;
     }
   } finally {
+    req?.cancel();
     await reader.cancel().catch(() => undefined);
   }
 }
@@ -287,11 +411,13 @@ export async function openSource(source: ModelSource, options: ReadOptions = {})
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
     const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
     options.onProgress?.({ file: 'buffer', loaded: bytes.byteLength, total: bytes.byteLength });
-    return { name: 'buffer', total: bytes.byteLength, fromCache: false, chunks: slices(bytes) };
+    return { name: 'buffer', total: bytes.byteLength, fromCache: false, chunks: slices(bytes), cancel: () => undefined };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     const name = (source as File).name ?? 'blob';
-    return { name, total: source.size, fromCache: false, chunks: streamChunks(source.stream(), name, source.size, options) };
+    const stream = source.stream();
+    const cancel = () => void stream.cancel().catch(() => undefined);
+    return { name, total: source.size, fromCache: false, chunks: streamChunks(stream, name, source.size, options), cancel };
   }
   const s = source instanceof URL ? source.href : String(source);
   const path = localPath(s);
@@ -302,23 +428,34 @@ export async function openSource(source: ModelSource, options: ReadOptions = {})
         throw readFailure(path, e);
       },
     );
-    return { name: path, total: size, fromCache: false, chunks: nodeFileChunks(path, baseName(path), size, options) };
+    const chunks = nodeFileChunks(path, baseName(path), size, options);
+    return { name: path, total: size, fromCache: false, chunks, cancel: () => void chunks.return(undefined).catch(() => undefined) };
   }
   const file = baseName(s);
   if (cache && !(cache instanceof CacheApiCache)) {
     const bytes = await readCachedUrl(s, options);
-    return { name: s, total: bytes.byteLength, fromCache: false, chunks: slices(bytes) };
+    return { name: s, total: bytes.byteLength, fromCache: false, chunks: slices(bytes), cancel: () => undefined };
   }
   if (cache) {
     const hit = await cache.openStream(s).catch((e) => void onCacheError?.(e));
-    if (hit) return { name: s, total: hit.bytes, fromCache: true, chunks: streamChunks(hit.body, file, hit.bytes, options) };
+    if (hit) {
+      const cancel = () => void hit.body.cancel().catch(() => undefined);
+      return { name: s, total: hit.bytes, fromCache: true, chunks: streamChunks(hit.body, file, hit.bytes, options), cancel };
+    }
   }
-  const res = await fetchOk(s, signal);
-  const header = res.headers.get('content-length');
-  const total = header ? Number(header) : undefined;
+  const req = new UrlRequest(s, signal, options.stallTimeoutMs);
+  const res = await fetchOk(req);
+  const total = req.total;
   if (!res.body) {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    return { name: s, total: bytes.byteLength, fromCache: false, chunks: slices(bytes) };
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await req.wait(res.arrayBuffer()));
+    } catch (e) {
+      throw req.failure(e);
+    } finally {
+      req.close();
+    }
+    return { name: s, total: bytes.byteLength, fromCache: false, chunks: slices(bytes), cancel: () => undefined };
   }
   let body = res.body;
   let stored: Promise<void> | undefined;
@@ -329,8 +466,8 @@ export async function openSource(source: ModelSource, options: ReadOptions = {})
     stored = cache.putStream(s, b, total).catch((e) => onCacheError?.(e));
   }
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    yield* streamChunks(body, file, total, options);
+    yield* streamChunks(body, file, total, options, req);
     await stored;
   }
-  return { name: s, total, fromCache: false, chunks: chunks() };
+  return { name: s, total, fromCache: false, chunks: chunks(), cancel: () => req.cancel() };
 }

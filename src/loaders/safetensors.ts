@@ -149,6 +149,8 @@ export interface TensorReader {
   info(name: string): TensorInfo;
   f32(name: string): Float32Array;
   f16Bits(name: string): Uint16Array;
+  /** The tensor's raw little-endian bytes (a view, not a copy): I8 and U8 tensors as they are. */
+  raw(name: string): Uint8Array;
 }
 
 export class SafeTensors implements TensorReader {
@@ -280,28 +282,51 @@ function copyTyped<T>(bytes: Uint8Array, ctor: TypedCtor<T>, n: number): T {
   return new ctor(buf, 0, n);
 }
 
-/** Tensors to write: float32 values (stored as F32, or rounded to F16) or int32 ids. */
+/**
+ * Tensors to write: float32 values (stored as F32, or rounded to F16), half bits, int32 ids, int8 or
+ * bytes, or any tensor's raw bytes under its dtype (a tensor copied from another file as it is).
+ */
 export interface TensorToWrite {
-  data: Float32Array | Uint16Array | Int32Array;
+  data: Float32Array | Uint16Array | Int32Array | Int8Array | Uint8Array;
   shape: readonly number[];
-  /** 'F16' takes Float32Array (rounded) or Uint16Array (half bits). Default: F32 for floats, I32 for ints. */
-  dtype?: 'F32' | 'F16' | 'I32';
+  /**
+   * 'F16' takes Float32Array (rounded) or Uint16Array (half bits); any other dtype takes the data's bytes
+   * as they are. Default by the array: F32, F16 (Uint16Array), I32, I8, U8.
+   */
+  dtype?: SafetensorsDType;
 }
 
-/** Serialises tensors as a safetensors file (for tests, benchmarks and tools that make models in memory). */
-export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+/**
+ * A safetensors file as its pieces, in order: the 8-byte length and the header, then each tensor's bytes
+ * (views of the data, not copies), so a large file can be written piece by piece.
+ */
+export function safetensorsParts(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = {};
   const parts: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    const dtype = t.dtype ?? (t.data instanceof Int32Array ? 'I32' : 'F32');
+    const d = t.data;
+    const dtype: SafetensorsDType =
+      t.dtype ??
+      (d instanceof Int32Array
+        ? 'I32'
+        : d instanceof Uint16Array
+          ? 'F16'
+          : d instanceof Int8Array
+            ? 'I8'
+            : d instanceof Uint8Array
+              ? 'U8'
+              : 'F32');
     let bytes: Uint8Array;
-    if (dtype === 'F16') {
-      const half = t.data instanceof Uint16Array ? t.data : f32ArrayToF16(t.data as Float32Array);
+    if (dtype === 'F16' && d instanceof Float32Array) {
+      const half = f32ArrayToF16(d);
       bytes = new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
     } else {
-      bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     }
+    const expected = t.shape.reduce((a, n) => a * n, 1) * DTYPE_BYTES[dtype];
+    if (bytes.byteLength !== expected)
+      throw new ModelFormatError(`writing "${name}": ${bytes.byteLength} bytes of data for ${dtype} [${t.shape.join(', ')}] (${expected})`);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
     parts.push(bytes);
     offset += bytes.byteLength;
@@ -309,12 +334,17 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
   if (metadata) header.__metadata__ = metadata;
   const raw = new TextEncoder().encode(JSON.stringify(header));
   // pad the header with spaces so the data starts 8-byte aligned, as the reference writer does
-  const head = new Uint8Array(Math.ceil(raw.byteLength / 8) * 8).fill(0x20);
-  head.set(raw);
-  const out = new Uint8Array(8 + head.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
-  out.set(head, 8);
-  let p = 8 + head.byteLength;
+  const head = new Uint8Array(8 + Math.ceil(raw.byteLength / 8) * 8).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(head.byteLength - 8), true);
+  head.set(raw, 8);
+  return [head, ...parts];
+}
+
+/** Serialises tensors as a safetensors file (for tests, benchmarks and tools that make models in memory). */
+export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+  const parts = safetensorsParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let p = 0;
   for (const b of parts) {
     out.set(b, p);
     p += b.byteLength;
@@ -380,6 +410,10 @@ export class ShardedSafeTensors implements TensorReader {
 
   f16Bits(name: string): Uint16Array {
     return this.shard(name).f16Bits(name);
+  }
+
+  raw(name: string): Uint8Array {
+    return this.shard(name).raw(name);
   }
 
   private shard(name: string): SafeTensors {

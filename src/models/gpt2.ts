@@ -1,6 +1,6 @@
 // GPT-2, as Hugging Face stores it, on our kernels. Read it top to bottom like the paper's figure:
 // load -> weights on the GPU once -> the forward pass recorded as a plan of kernel calls.
-import { ContextLengthError, DisposedError, ModelFormatError, OptionError } from '../errors.js';
+import { ContextLengthError, DisposedError, LimitError, ModelFormatError, OptionError, OutOfMemoryError } from '../errors.js';
 import {
   generateStream,
   type GenerateOptions,
@@ -32,12 +32,13 @@ import { CacheApiCache, cacheHas, IndexedDbCache, resolveCache, type CacheOption
 import { ShardedSafeTensors, type TensorReader } from '../loaders/safetensors.js';
 import { GPT2Tokenizer } from '../loaders/tokenizer.js';
 import { ChunkedTensor } from '../runtime/chunked.js';
+import { Q8Tensor } from '../runtime/q8.js';
 import { Gpu, type GpuOptions } from '../runtime/device.js';
 import { Plan } from '../runtime/plan.js';
 import { Tensor } from '../runtime/tensor.js';
 import { Conversation, type ConversationOptions } from '../generation/conversation.js';
 import { GPT2Stepper } from './gpt2_stepper.js';
-import { findWeights, loadTokenizer, planWeights, uploadWeights, type WeightDType, type Weights } from './gpt2_weights.js';
+import { findWeights, loadTokenizer, planWeights, storedDType, uploadWeights, type WeightDType, type Weights } from './gpt2_weights.js';
 
 export type { WeightDType } from './gpt2_weights.js';
 
@@ -47,7 +48,11 @@ export interface GPT2GenerateOptions extends GenerateOptions {
 }
 
 export interface GPT2Options {
-  /** Storage of the weight matrices and embeddings: f16 halves memory and bandwidth. Default 'f32'. */
+  /**
+   * Storage of the weight matrices and embeddings: 'f16' halves memory and bandwidth, 'q8' (int8 with an
+   * f16 scale per 32 values) quarters them. Default: the checkpoint's ('q8' for a file `webgen quantize`
+   * wrote), else 'f32'. Any checkpoint loads in any dtype (quantized or dequantized at load).
+   */
   dtype?: WeightDType;
   /** A device to share; otherwise the model creates one and destroys it in dispose(). */
   gpu?: Gpu;
@@ -57,6 +62,12 @@ export interface GPT2Options {
   onProgress?: ProgressCallback;
   /** Aborts the load: downloads stop, whatever was uploaded is freed, and load() rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * A download fails (a FetchError naming the URL; whatever was uploaded is freed) when the server sends
+   * nothing for this long: no response, or no next bytes. Idle time only: a slow, steady download never
+   * trips it. Default 30 000 ms; 0 or Infinity waits forever.
+   */
+  stallTimeoutMs?: number;
   /**
    * Where the files are kept across page loads: 'cache-api' (the default in pages and workers; streamed),
    * 'indexeddb' (whole files), 'none', or an object with get/put. A cache that fails never fails the load.
@@ -125,11 +136,15 @@ export interface GPT2Core {
   onInvalidate(listener: () => void): void;
 }
 
-/** The weights' storage dtype from the options (default f32), or an OptionError. */
-function weightDType(options: GPT2Options): WeightDType {
-  const dtype = options.dtype ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
-  return dtype;
+/**
+ * The weights' storage dtype: the option, else the checkpoint's ('q8' for a file `webgen quantize`
+ * wrote), else f32; a bad option is an OptionError.
+ */
+function weightDType(options: GPT2Options, st?: Pick<TensorReader, 'has'>): WeightDType {
+  const dtype = options.dtype;
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8')
+    throw new OptionError(`dtype must be 'f32', 'f16' or 'q8', got ${JSON.stringify(dtype)}`);
+  return dtype ?? (st && storedDType(st)) ?? 'f32';
 }
 
 /** Checks the layout and kernels options before anything is created. */
@@ -140,6 +155,67 @@ function checkLayout(options: GPT2Options): void {
   const k = options.kernels;
   if (k !== undefined && k !== 'auto' && k !== 'gpu' && k !== 'software')
     throw new OptionError(`kernels must be 'auto', 'gpu' or 'software', got ${JSON.stringify(k)}`);
+}
+
+/**
+ * Makes a set of tensors with `make`: all of them, or (when one cannot be made: out of memory, a lost
+ * device) none, the ones already made freed.
+ */
+function allOrNothing<T>(build: (make: (shape: number[], dtype: 'f32' | 'u32', label: string) => Tensor) => T, gpu: Gpu): T {
+  const made: Tensor[] = [];
+  try {
+    return build((shape, dtype, label) => {
+      const t = Tensor.empty(gpu, shape, dtype, label);
+      made.push(t);
+      return t;
+    });
+  } catch (e) {
+    for (const t of made) t.dispose();
+    throw e;
+  }
+}
+
+const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** "needs about N bytes (M MiB)" for a config, with the f16 figure when loading f32. */
+function needs(cfg: GPT2Config, dtype: WeightDType): string {
+  const need = GPT2.estimateMemory(cfg, { dtype });
+  const f16 = dtype === 'f32' ? `; ${MiB(GPT2.estimateMemory(cfg, { dtype: 'f16' }))} with dtype 'f16'` : '';
+  return `the model needs about ${need} bytes (${MiB(need)}) on the GPU: GPT2.estimateMemory${f16}`;
+}
+
+/**
+ * Refuses, before anything is allocated, a model the device cannot hold: one of its buffers larger than
+ * maxBufferSize (a weight matrix, the activations, a KV cache; wte and the LM head are split, so they
+ * never are), or an estimate past what the Gpu's memoryBudget leaves.
+ */
+function checkFits(gpu: Gpu, cfg: GPT2Config, dtype: WeightDType, what: string): void {
+  const { nEmbd: C, nPositions: P, nInner: F } = cfg;
+  const w = dtype === 'f16' ? 2 : dtype === 'q8' ? 1 : 4;
+  const buffers: [string, number][] = [
+    ['wpe.weight', P * C * (dtype === 'q8' ? 4 : w)],
+    ['attn.c_attn.weight', C * 3 * C * w],
+    ['mlp.c_fc.weight', C * F * w],
+    ['the MLP activations', P * F * 4],
+    ['the qkv activations', P * 3 * C * 4],
+    ["a layer's KV cache", P * C * 4],
+  ];
+  const [name, largest] = buffers.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const max = gpu.limits.maxBufferSize;
+  if (largest > max)
+    throw new LimitError(
+      `${what}: its largest buffer (${name}, ${largest} bytes) exceeds this device's maxBufferSize of ${max} bytes; ` +
+        `${needs(cfg, dtype)}. Nothing was allocated: use dtype 'f16' or a smaller model`,
+    );
+  const need = GPT2.estimateMemory(cfg, { dtype });
+  const used = gpu.memory().liveBytes;
+  const budget = gpu.memoryBudget;
+  if (used + need > budget)
+    throw new OutOfMemoryError(
+      `${what}: ${needs(cfg, dtype)} (weights, activations, one sequence's KV cache), but this Gpu's memoryBudget of ${budget} bytes ` +
+        `leaves ${Math.max(0, budget - used)} (${used} in use). Nothing was allocated: use dtype 'f16' or a smaller model, ` +
+        'dispose other models, or raise memoryBudget',
+    );
 }
 
 /** The kernels' shapes on this device: 'auto' is 'software' on software adapters, 'gpu' elsewhere. */
@@ -197,11 +273,16 @@ export class GPT2 {
   /** One line per weight tensor on the GPU: name, shape, dtype, and the buffers it was split into. */
   describe(): string {
     const w = this.weights;
-    const line = (t: Tensor | ChunkedTensor) => {
-      const buffers = t instanceof ChunkedTensor ? t.chunks.length : 1;
+    const line = (t: Tensor | ChunkedTensor | Q8Tensor) => {
+      const buffers = t instanceof Tensor ? 1 : t.chunks.length;
       return `${t.label} [${t.shape.join(', ')}] ${t.dtype}${buffers > 1 ? ` in ${buffers} buffers` : ''}`;
     };
-    const all: (Tensor | ChunkedTensor)[] = [w.wte, w.wpe, ...w.blocks.flatMap((b) => Object.values(b).flat() as Tensor[]), ...w.lnf];
+    const all: (Tensor | ChunkedTensor | Q8Tensor)[] = [
+      w.wte,
+      w.wpe,
+      ...w.blocks.flatMap((b) => Object.values(b).flat() as Tensor[]),
+      ...w.lnf,
+    ];
     if (w.head !== w.wte) all.push(w.head);
     return all.map(line).join('\n');
   }
@@ -258,7 +339,10 @@ export class GPT2 {
       await previous;
       options.signal?.throwIfAborted();
       if (this.disposed) throw new DisposedError('this GPT2 model was disposed');
+      this.gpu.assertAlive(); // a lost device: a DeviceLostError that says to load the model again
       return yield* body();
+    } catch (e) {
+      throw this.gpu.explain(e);
     } finally {
       this.pending--;
       release();
@@ -270,8 +354,8 @@ export class GPT2 {
    * the sampler) by generating two tokens from a three-token prompt, so the first real generate()
    * pays no compilation (on some GPUs seconds). Also a load option: `warmup: true`.
    */
-  async warmup(): Promise<void> {
-    await this.complete([0, 0, 0], { maxNewTokens: 2, stopAtEos: false, greedy: true });
+  async warmup(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.complete([0, 0, 0], { maxNewTokens: 2, stopAtEos: false, greedy: true, signal: options.signal });
   }
 
   /** Generates to the end and returns the texts, ids and timings. */
@@ -336,9 +420,9 @@ export class GPT2 {
    * and the tokenizer files; they are fetched in parallel.
    */
   static async load(source: ModelFolder, options: GPT2Options = {}): Promise<GPT2> {
-    const { signal, onCacheError } = options;
+    const { signal, onCacheError, stallTimeoutMs } = options;
     const progress = new LoadTracker(options.onProgress, typeof source === 'string' ? source : 'model', !!options.warmup);
-    const read: ReadOptions = { signal, cache: resolveCache(options.cache), onCacheError, onProgress: progress.file };
+    const read: ReadOptions = { signal, cache: resolveCache(options.cache), onCacheError, onProgress: progress.file, stallTimeoutMs };
     const folder = await resolveFolder(source, options);
     const cfgSrc = fileIn(folder, 'config.json');
     if (cfgSrc === undefined) throw new ModelFormatError('model folder has no config.json');
@@ -363,9 +447,10 @@ export class GPT2 {
       lm.tokenizer = await tokenizer;
       if (options.warmup) {
         progress.compiling();
-        await lm.warmup();
+        await lm.warmup({ signal });
         progress.compileDone();
       }
+      signal?.throwIfAborted();
       progress.done();
     } catch (e) {
       lm.dispose();
@@ -386,32 +471,38 @@ export class GPT2 {
     read: ReadOptions,
     progress?: LoadTracker,
   ): Promise<GPT2> {
-    const dtype = weightDType(options);
+    let dtype = weightDType(options); // the file's own, for a quantized file without the option: known from its header
     checkLayout(options);
     const gpuReady = options.gpu ? Promise.resolve(options.gpu) : Gpu.create(options.gpuOptions);
     gpuReady.catch(() => undefined);
     const made: { dispose(): void }[] = [];
     let opened: OpenedSource | undefined;
+    let gpu: Gpu | undefined;
     try {
       opened = await openSource(file, read);
-      const gpu = await gpuReady;
-      const layout = resolveLayout(options, gpu);
+      gpu = await gpuReady;
+      const g = gpu;
+      const layout = resolveLayout(options, g);
       const cfg = await config;
       let plan!: ReturnType<typeof planWeights>;
       let uploaded = 0;
       let toUpload = 0;
+      const watch = g.watchMemory();
       const stats = await streamSafetensors(
         opened.chunks,
         opened.name,
         {
           header: (h) => {
-            plan = planWeights(gpu, h, cfg, dtype, layout, made);
+            dtype = weightDType(options, h);
+            checkFits(g, cfg, dtype, opened!.name); // before anything is allocated
+            plan = planWeights(g, h, cfg, dtype, layout, made);
             for (const n of plan.actions.keys()) toUpload += h.info(n).byteLength;
             return plan.actions.keys();
           },
           tensor: (name, r) => {
             read.signal?.throwIfAborted();
-            plan.actions.get(name)!(r);
+            g.assertAlive();
+            watch.run(name, () => plan.actions.get(name)!(r));
             uploaded += r.info(name).byteLength;
             progress?.upload(opened!.name, uploaded, toUpload);
           },
@@ -419,11 +510,15 @@ export class GPT2 {
         opened.total,
       );
       read.signal?.throwIfAborted();
-      const lm = new GPT2(gpu, !options.gpu, cfg, dtype, plan.weights());
+      await watch.check(`loading ${opened.name} (${needs(cfg, dtype)})`);
+      g.assertAlive(); // a device lost during the upload
+      const lm = new GPT2(g, !options.gpu, cfg, dtype, plan.weights());
       lm.loadStats = stats;
-      lm.kernelShapes = resolveKernels(options, gpu);
+      lm.kernelShapes = resolveKernels(options, g);
       return lm;
-    } catch (e) {
+    } catch (err) {
+      const e = gpu ? gpu.explain(err) : err;
+      opened?.cancel();
       for (const t of made) t.dispose();
       if (!options.gpu)
         await gpuReady.then(
@@ -463,21 +558,26 @@ export class GPT2 {
 
   /** Uploads the weights of a parsed checkpoint, checking every tensor against the config. */
   static async fromSafetensors(st: TensorReader, config: GPT2Config, options: GPT2Options = {}): Promise<GPT2> {
-    const dtype = weightDType(options);
+    const dtype = weightDType(options, st);
     checkLayout(options);
     const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
     const made: { dispose(): void }[] = [];
     const layout = resolveLayout(options, gpu);
     try {
-      const weights = await uploadWeights(gpu, st, config, dtype, layout, made, options.signal);
+      checkFits(gpu, config, dtype, st.fileName); // before anything is allocated
+      const watch = gpu.watchMemory();
+      const weights = await uploadWeights(gpu, st, config, dtype, layout, made, options.signal, watch);
       options.signal?.throwIfAborted();
+      await watch.check(`loading ${st.fileName} (${needs(config, dtype)})`);
+      gpu.assertAlive();
       const lm = new GPT2(gpu, !options.gpu, config, dtype, weights);
       lm.kernelShapes = resolveKernels(options, gpu);
       return lm;
     } catch (e) {
+      const err = gpu.explain(e);
       for (const t of made) t.dispose();
       if (!options.gpu) gpu.dispose();
-      throw e;
+      throw err;
     }
   }
 
@@ -577,19 +677,21 @@ export class GPT2 {
   private activations(rows: number): Activations {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     this.disposeActivations();
+    this.invalidate(); // plans bound the old buffers, whether or not the new ones can be made
     const { nEmbd: C, nInner } = this.config;
     const R = Math.max(rows, this.config.nPositions);
-    const g = this.gpu;
-    this.acts = {
-      rows: R,
-      ids: Tensor.empty(g, [R], 'u32', 'ids'),
-      x: Tensor.empty(g, [R, C], 'f32', 'x'),
-      h: Tensor.empty(g, [R, C], 'f32', 'h'),
-      qkv: Tensor.empty(g, [R, 3 * C], 'f32', 'qkv'),
-      a: Tensor.empty(g, [R, C], 'f32', 'attn'),
-      f: Tensor.empty(g, [R, nInner], 'f32', 'mlp'),
-    };
-    this.invalidate();
+    this.acts = allOrNothing(
+      (make) => ({
+        rows: R,
+        ids: make([R], 'u32', 'ids'),
+        x: make([R, C], 'f32', 'x'),
+        h: make([R, C], 'f32', 'h'),
+        qkv: make([R, 3 * C], 'f32', 'qkv'),
+        a: make([R, C], 'f32', 'attn'),
+        f: make([R, nInner], 'f32', 'mlp'),
+      }),
+      this.gpu,
+    );
     return this.acts;
   }
 
@@ -607,10 +709,11 @@ export class GPT2 {
     let c = this.caches.get(key);
     if (!c) {
       const { nLayer, nPositions: P, nEmbd: C } = this.config;
-      c = [];
-      for (let l = 0; l < nLayer; l++) {
-        c.push({ k: Tensor.empty(this.gpu, [batch, P, C], 'f32', `k${l}`), v: Tensor.empty(this.gpu, [batch, P, C], 'f32', `v${l}`) });
-      }
+      c = allOrNothing(
+        (make) =>
+          Array.from({ length: nLayer }, (_, l) => ({ k: make([batch, P, C], 'f32', `k${l}`), v: make([batch, P, C], 'f32', `v${l}`) })),
+        this.gpu,
+      );
       this.caches.set(key, c);
     }
     return c;
@@ -660,11 +763,16 @@ export class GPT2 {
    */
   memoryBytes(): number {
     const w = this.weights;
-    const tensors: (Tensor | ChunkedTensor)[] = [w.wte, w.wpe, ...w.blocks.flatMap((b) => Object.values(b).flat() as Tensor[]), ...w.lnf];
+    const tensors: (Tensor | ChunkedTensor | Q8Tensor)[] = [
+      w.wte,
+      w.wpe,
+      ...w.blocks.flatMap((b) => Object.values(b).flat() as Tensor[]),
+      ...w.lnf,
+    ];
     if (w.head !== w.wte) tensors.push(w.head);
     if (this.acts) tensors.push(...Object.values(this.acts).filter((t): t is Tensor => t instanceof Tensor));
     for (const c of this.caches.values()) for (const { k, v } of c) tensors.push(k, v);
-    const bytes = (t: Tensor | ChunkedTensor) =>
+    const bytes = (t: Tensor | ChunkedTensor | Q8Tensor) =>
       t instanceof ChunkedTensor ? t.chunks.reduce((n, c) => n + c.tensor.byteLength, 0) : t.byteLength;
     let n = tensors.reduce((sum, t) => sum + bytes(t), 0) + (this.stepper_?.memoryBytes() ?? 0);
     for (const c of this.conversations) n += c.memoryBytes();
@@ -673,17 +781,26 @@ export class GPT2 {
 
   /**
    * What load() will hold on the GPU for this config, before anything is fetched or uploaded: the
-   * weights in `dtype` (layer norms and biases stay f32), activations for n_positions rows and one
-   * sequence's KV cache. Choose f16, or refuse, on a small GPU.
+   * weights in `dtype` (layer norms and biases stay f32; with 'q8', wpe too), activations for
+   * n_positions rows and one sequence's KV cache. Choose f16 or q8, or refuse, on a small GPU. For 'q8'
+   * it counts the int8 values and their f16 scales as packed for `layout` (default 'nk'), exact when wte
+   * fits one binding.
    */
-  static estimateMemory(config: GPT2Config, options: { dtype?: WeightDType } = {}): number {
+  static estimateMemory(config: GPT2Config, options: { dtype?: WeightDType; layout?: 'kn' | 'nk' } = {}): number {
     const { nLayer: L, nEmbd: C, nPositions: P, vocabSize: V, nInner: F } = config;
-    const half = (options.dtype ?? 'f32') === 'f16' ? 2 : 4;
-    const matrices = V * C + P * C + L * (C * 3 * C + C * C + C * F + F * C);
     const vectors = L * (4 * C + 3 * C + C + F + C) + 2 * C;
     const activations = P * (1 + C + C + 3 * C + C + F);
     const cache = 2 * L * P * C;
-    return matrices * half + 4 * (vectors + activations + cache);
+    const rest = 4 * (vectors + activations + cache);
+    const dtype = options.dtype ?? 'f32';
+    if (dtype === 'q8') {
+      const layout = options.layout ?? 'nk';
+      const q8 = (K: number, N: number, l: 'kn' | 'nk') => Q8Tensor.byteLengthOf(K, N, l);
+      const blocks = q8(C, 3 * C, layout) + q8(C, C, layout) + q8(C, F, layout) + q8(F, C, layout);
+      return q8(C, V, 'nk') + 4 * P * C + L * blocks + rest;
+    }
+    const matrices = V * C + P * C + L * (C * 3 * C + C * C + C * F + F * C);
+    return matrices * (dtype === 'f16' ? 2 : 4) + rest;
   }
 
   get isDisposed(): boolean {

@@ -36,11 +36,17 @@ export class ChunkedTensor {
       throw new LimitError(`tensor "${label}": one row of ${cols} ${dtype} values exceeds the device's storage binding limit`);
     }
     const chunks: Chunk[] = [];
-    for (let start = 0; start < rows; start += per) {
-      const n = Math.min(per, rows - start);
-      const part = data.subarray(start * cols, (start + n) * cols);
-      const name = rows > per ? `${label}[${start}:${start + n}]` : label;
-      chunks.push({ tensor: Tensor.from(gpu, part as Float32Array, [n, cols], dtype, name), start, rows: n });
+    try {
+      for (let start = 0; start < rows; start += per) {
+        const n = Math.min(per, rows - start);
+        const part = data.subarray(start * cols, (start + n) * cols);
+        const name = rows > per ? `${label}[${start}:${start + n}]` : label;
+        chunks.push({ tensor: Tensor.from(gpu, part as Float32Array, [n, cols], dtype, name), start, rows: n });
+      }
+    } catch (e) {
+      // a chunk that could not be made (out of memory, a lost device): free the ones that were
+      for (const c of chunks) c.tensor.dispose();
+      throw e;
     }
     return new ChunkedTensor([rows, cols], dtype, chunks, label);
   }

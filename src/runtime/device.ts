@@ -1,7 +1,15 @@
 // One way to get a WebGPU device in a page, a Web Worker or Node (Dawn through the `webgpu` package),
 // plus the bookkeeping every other part of the engine relies on: effective limits, features,
 // a count of live GPU buffers and bytes, and the pipeline cache.
-import { GPUValidationError, LimitError, WebGPUUnavailableError, DisposedError } from '../errors.js';
+import {
+  DeviceLostError,
+  DisposedError,
+  GPUValidationError,
+  LimitError,
+  OptionError,
+  OutOfMemoryError,
+  WebGPUUnavailableError,
+} from '../errors.js';
 import { PipelineCache } from './pipelines.js';
 import { Readback } from './readback.js';
 import { isNode } from '../util.js';
@@ -38,8 +46,17 @@ export interface GpuOptions {
   capLimits?: Partial<Pick<EngineLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize' | 'maxComputeWorkgroupStorageSize'>>;
   /** Ignore the adapter's `shader-f16` feature, to exercise the packed-f16 path on any adapter. */
   disableF16?: boolean;
-  /** Called when the device is lost for a reason other than dispose(). */
+  /**
+   * Called when the device is lost for a reason other than dispose(). From then on every call on the
+   * device's models rejects with a DeviceLostError: load them again (on a new Gpu), or reload the page.
+   */
   onLost?: (info: GPUDeviceLostInfo) => void;
+  /**
+   * The most bytes of buffers this Gpu may hold at once (default: no budget; WebGPU does not say how
+   * much memory a device has). A buffer past it throws an OutOfMemoryError, and GPT2.load refuses a
+   * model whose GPT2.estimateMemory() does not fit in what is left, before it allocates anything.
+   */
+  memoryBudget?: number;
 }
 
 export interface MemoryStats {
@@ -105,6 +122,9 @@ export class Gpu {
   private readonly live = new Map<GPUBuffer, number>();
   private stats_: MemoryStats = { liveBuffers: 0, liveBytes: 0, peakBytes: 0, buffersCreated: 0 };
   private disposed = false;
+  private lostInfo?: { reason: string; message: string };
+  /** See GpuOptions.memoryBudget (Infinity: none). */
+  memoryBudget = Infinity;
   /** Command buffers submitted through submit(): generation checks it is one per token. */
   submits = 0;
 
@@ -120,6 +140,9 @@ export class Gpu {
   }
 
   static async create(options: GpuOptions = {}): Promise<Gpu> {
+    const budget = options.memoryBudget;
+    if (budget !== undefined && !(typeof budget === 'number' && budget > 0))
+      throw new OptionError(`memoryBudget must be a positive number of bytes, got ${JSON.stringify(budget)}`);
     let adapter = options.adapter;
     if (!adapter) {
       const gpu = await navigatorGpu();
@@ -177,8 +200,11 @@ export class Gpu {
       minStorageBufferOffsetAlignment: d.minStorageBufferOffsetAlignment,
     };
     const g = new Gpu(device, description, limits, hasF16, hasTimestamps);
+    g.memoryBudget = budget ?? Infinity;
     device.lost.then((lost) => {
-      if (!g.disposed) options.onLost?.(lost);
+      if (g.disposed) return;
+      g.lostInfo = { reason: String(lost.reason), message: lost.message };
+      options.onLost?.(lost);
     });
     return g;
   }
@@ -193,9 +219,15 @@ export class Gpu {
       );
     }
     const size = Math.max(4, Math.ceil(desc.size / 4) * 4);
+    const s = this.stats_;
+    if (s.liveBytes + size > this.memoryBudget) {
+      throw new OutOfMemoryError(
+        `buffer "${desc.label ?? '?'}" of ${size} bytes would take this Gpu past its memoryBudget of ${this.memoryBudget} bytes ` +
+          `(${s.liveBytes} in use): dispose models no longer needed, use dtype 'f16' or a smaller model, or raise memoryBudget.`,
+      );
+    }
     const buffer = this.device.createBuffer({ ...desc, size });
     this.live.set(buffer, size);
-    const s = this.stats_;
     s.liveBuffers++;
     s.liveBytes += size;
     s.buffersCreated++;
@@ -279,8 +311,58 @@ export class Gpu {
     return this.disposed;
   }
 
+  /** The device was lost (not by dispose()): nothing on it runs again. See DeviceLostError. */
+  get isLost(): boolean {
+    return this.lostInfo !== undefined;
+  }
+
+  /** Throws a DisposedError after dispose(), a DeviceLostError once the device was lost. */
   assertAlive(): void {
     if (this.disposed) throw new DisposedError('this Gpu was disposed; create a new one with Gpu.create()');
+    if (this.lostInfo) throw this.lostError();
+  }
+
+  /** The error every call on a lost device gets: what happened, and what to do. */
+  lostError(cause?: unknown): DeviceLostError {
+    const l = this.lostInfo ?? { reason: 'unknown', message: '' };
+    return new DeviceLostError(
+      `the GPU device was lost (${l.reason}${l.message ? `: ${l.message}` : ''}): the models and buffers on it are gone. ` +
+        'Load the model again (GPT2.load / Generator.load make a new device; a shared Gpu must be made again with Gpu.create()), ' +
+        'or reload the page.',
+      { cause },
+    );
+  }
+
+  /** `e` as callers should see it: a DeviceLostError (with `e` as its cause) once this device was lost, otherwise `e`. */
+  explain(e: unknown): unknown {
+    return this.lostInfo && !this.disposed && !(e instanceof DeviceLostError) ? this.lostError(e) : e;
+  }
+
+  /**
+   * Why mapping `buffer` failed (mapAsync rejects with a bare AbortError when the device is lost or the
+   * buffer destroyed): a DeviceLostError (the lost promise may settle just after the map's rejection,
+   * so it is given a moment), a DisposedError when the buffer was freed, otherwise `e`.
+   */
+  async mapFailure(e: unknown, buffer: GPUBuffer): Promise<unknown> {
+    if (!this.lostInfo && !this.disposed && this.live.has(buffer)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.device.lost, new Promise((r) => (timer = setTimeout(r, 200)))]);
+      clearTimeout(timer);
+    }
+    if (this.lostInfo && !this.disposed) return this.lostError(e);
+    if (this.disposed || !this.live.has(buffer))
+      return new DisposedError('a read back from the GPU was cut short: its buffer was freed (the model or its Gpu was disposed)', {
+        cause: e,
+      });
+    return e;
+  }
+
+  /**
+   * A watch for the device's own out-of-memory errors while buffers are made: run() each synchronous
+   * allocation in it, then check() (see MemoryWatch).
+   */
+  watchMemory(): MemoryWatch {
+    return new MemoryWatch(this.device);
   }
 
   /** Destroys every buffer still alive and the device itself. Safe to call twice. */
@@ -290,5 +372,41 @@ export class Gpu {
     this.pipelines.clear();
     this.disposed = true;
     this.device.destroy();
+  }
+}
+
+/**
+ * The device's out-of-memory errors, collected while buffers are made. A device that cannot back a
+ * buffer does not throw from createBuffer: it reports to an error scope, later. Each run() wraps one
+ * synchronous piece of work (buffers made and written) in its own scope, so no other work's errors
+ * land in it (a scope held across an await would catch whatever else ran meanwhile); check() waits for
+ * the verdicts and throws an OutOfMemoryError naming what did not fit.
+ */
+export class MemoryWatch {
+  private readonly verdicts: Promise<string | undefined>[] = [];
+
+  constructor(private readonly device: GPUDevice) {}
+
+  run<T>(what: string, fn: () => T): T {
+    this.device.pushErrorScope('out-of-memory');
+    let value: T;
+    try {
+      value = fn();
+    } finally {
+      this.verdicts.push(
+        this.device.popErrorScope().then(
+          (e) => (e ? `"${what}": ${e.message}` : undefined),
+          () => undefined,
+        ),
+      );
+    }
+    return value;
+  }
+
+  /** Throws an OutOfMemoryError when an allocation failed; `context` says what was being loaded and what it needs. */
+  async check(context: string): Promise<void> {
+    const failed = (await Promise.all(this.verdicts.splice(0))).filter((v) => v !== undefined);
+    if (failed.length)
+      throw new OutOfMemoryError(`${context}: the GPU ran out of memory (${failed.length} allocation(s) failed, first ${failed[0]})`);
   }
 }

@@ -22,12 +22,18 @@ export class Readback {
   /** Runs `plan` (if any), then copies `bytes` of `src` from `srcOffset` and returns them. */
   async run(plan: Plan | undefined, src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     if (bytes > this.capacity) throw new RangeError(`readback of ${bytes} bytes exceeds its ${this.capacity}-byte staging buffer`);
+    this.gpu.assertAlive();
     const size = Math.ceil(bytes / 4) * 4;
     const enc = this.gpu.device.createCommandEncoder({ label: plan?.label ?? 'readback' });
     plan?.encode(enc);
     enc.copyBufferToBuffer(src, srcOffset, this.staging, 0, size);
     this.gpu.submit([enc.finish()]);
-    await this.staging.mapAsync(GPUMapMode.READ, 0, size);
+    try {
+      await this.staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      // a lost device or a freed buffer: say which (mapAsync's own error is a bare AbortError)
+      throw await this.gpu.mapFailure(e, this.staging);
+    }
     try {
       return this.staging.getMappedRange(0, size).slice(0, bytes);
     } finally {

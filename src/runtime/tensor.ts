@@ -67,7 +67,12 @@ export class Tensor {
     else if (dtype === 'i32' && !(data instanceof Int32Array)) host = Int32Array.from(data);
     else if (dtype === 'u32' && !(data instanceof Uint32Array)) host = Uint32Array.from(data);
     const t = Tensor.empty(gpu, shape, dtype, label);
-    t.write(host);
+    try {
+      t.write(host);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
     return t;
   }
 

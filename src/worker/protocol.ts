@@ -12,6 +12,7 @@ import type { LoadProgress } from '../loaders/progress.js';
 
 /** GPT2Options that can cross postMessage (no device, adapter or callbacks). */
 export interface WorkerGPT2Options {
+  /** GPT2Options.dtype: 'f32', 'f16' or 'q8' (default: the checkpoint's, else 'f32'). */
   dtype?: WeightDType;
   weightsFile?: string;
   layout?: 'auto' | 'kn' | 'nk';
@@ -19,12 +20,16 @@ export interface WorkerGPT2Options {
   warmup?: boolean;
   revision?: string;
   hubHost?: string;
-  gpuOptions?: { disableF16?: boolean; powerPreference?: GPUPowerPreference };
+  /** A download silent for this long fails (GPT2Options.stallTimeoutMs; default 30 000 ms). */
+  stallTimeoutMs?: number;
+  gpuOptions?: { disableF16?: boolean; powerPreference?: GPUPowerPreference; memoryBudget?: number };
 }
 
 /** GeneratorLoadOptions that can cross postMessage. */
 export interface WorkerGeneratorOptions {
   maxBatch?: number;
+  /** A download silent for this long fails (GeneratorLoadOptions.stallTimeoutMs; default 30 000 ms). */
+  stallTimeoutMs?: number;
 }
 
 export type WorkerGenerateOptions = Omit<GPT2GenerateOptions, 'signal'>;

@@ -108,6 +108,32 @@ describe('worker engine in Chromium', () => {
     expect(r.mem).toBeGreaterThan(r.memAfter); // the conversation's cache went with it
   });
 
+  it("dtype 'q8' in the worker: the in-page engine's q8 tokens and logits, and less GPU memory than f16", async () => {
+    const r = await s.page.evaluate(async (url: string) => {
+      const w = (window as any).webgen;
+      const engine = w.connectWorker(new Worker(url, { type: 'module' }));
+      const greedy = { maxNewTokens: 12, stopAtEos: false };
+      const lm = await engine.loadGPT2('/pretrained/gpt2-kjv/', { dtype: 'q8' });
+      const inWorker = await lm.complete('And God said', greedy);
+      const workerLogits = Array.from((await lm.logits([5, 6, 7])) as Float32Array);
+      const memQ8 = await lm.memoryBytes();
+      await lm.dispose();
+      const f16 = await engine.loadGPT2('/pretrained/gpt2-kjv/', { dtype: 'f16' });
+      await f16.complete('And God said', greedy);
+      const memF16 = await f16.memoryBytes();
+      await f16.dispose();
+      engine.terminate();
+      const page = await w.GPT2.load('/pretrained/gpt2-kjv/', { dtype: 'q8' });
+      const inPage = await page.complete('And God said', greedy);
+      const pageLogits = Array.from((await page.logits([5, 6, 7])) as Float32Array);
+      page.dispose();
+      return { worker: inWorker.sequences[0].ids, page: inPage.sequences[0].ids, workerLogits, pageLogits, memQ8, memF16 };
+    }, WORKER);
+    expect(r.worker).toEqual(r.page);
+    expect(r.workerLogits).toEqual(r.pageLogits);
+    expect(r.memQ8).toBeLessThan(r.memF16);
+  });
+
   it('an AbortSignal stops the worker loop; queued generations run in order; ifBusy reject; errors keep their class and code', async () => {
     const r = await s.page.evaluate(async (url: string) => {
       const w = (window as any).webgen;

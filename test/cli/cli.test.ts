@@ -1,6 +1,6 @@
 // The command line as a user runs it: the Node bundle is built once, then `webgen` is spawned.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,12 +69,30 @@ describe('webgen CLI', () => {
   });
 
   it('every command answers --help with its own usage, exit 0', async () => {
-    for (const command of ['generate', 'logits', 'gan', 'selfcheck', 'wgsl']) {
+    for (const command of ['generate', 'logits', 'gan', 'selfcheck', 'wgsl', 'quantize']) {
       for (const flag of ['--help', '-h']) {
         const { stdout } = await webgen(command, flag);
         expect(stdout, `${command} ${flag}`).toMatch(new RegExp(`^usage: webgen ${command}`));
       }
     }
+  });
+
+  it('quantize writes an 8-bit folder that generate reads as q8: the tokens of --dtype q8 at load, a file of 54% the F16 one', async () => {
+    const out = join(tmp, 'kjv-q8');
+    const { stdout } = await webgen('quantize', '--out', out);
+    expect(stdout).toMatch(/weights: 5\.24 MB -> model\.safetensors 2\.84 MB \(54\.\d%\), 17 matrices in int8/);
+    expect(readdirSync(out).sort()).toEqual(
+      ['LICENSE-DATA.md', 'TRAINING.md', 'config.json', 'merges.txt', 'model.safetensors', 'tokenizer-check.json', 'vocab.json'].sort(),
+    );
+    const gen = async (...a: string[]) =>
+      JSON.parse((await webgen('generate', 'And God said', '--greedy', '--max-new-tokens', '12', '--json', ...a)).stdout);
+    const [fromFile, atLoad] = [await gen('--model', out), await gen('--dtype', 'q8')];
+    expect(fromFile.dtype).toBe('q8');
+    expect(fromFile.sequences[0].ids).toEqual(atLoad.sequences[0].ids);
+    await expect(webgen('quantize', '--model', out, '--out', join(tmp, 'again'))).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/ModelFormatError: .* is already quantized/),
+    });
   });
 
   it("wgsl prints a kernel's assembled source", async () => {
@@ -125,7 +143,7 @@ describe('webgen CLI', () => {
     ],
     [['generate', '--model', M, '--prompt-ids', '1', '--seed', '1.5'], /OptionError: --seed must be an integer, got 1.5/],
     [['generate', '--model', M, '--prompt-ids', '1,99999'], /OptionError: .*token id 99999 is outside the vocabulary \(0\.\.299\)/],
-    [['generate', '--model', M, '--prompt-ids', '1', '--dtype', 'q4'], /OptionError: --dtype must be f32 or f16, got "q4"/],
+    [['generate', '--model', M, '--prompt-ids', '1', '--dtype', 'q4'], /OptionError: --dtype must be f32, f16 or q8, got "q4"/],
     [
       ['generate', '--model', M, '--prompt-ids', '1', '--num-return-sequences', '0'],
       /OptionError: --num-return-sequences must be an integer in 1\.\.256/,

@@ -1,11 +1,12 @@
-// embedding alone against the float64 CPU reference: f32 and f16 tables (f16 read natively on
-// lavapipe, packed two per u32 on SwiftShader), odd widths, ids at the first and last vocabulary rows,
+// embedding alone against the float64 CPU reference: f32, f16 and 8-bit wte (f16 read natively on
+// lavapipe, packed two per u32 on SwiftShader; q8 rows dequantized), odd widths, ids at the first and last vocabulary rows,
 // a vocabulary split over several buffers, and T x B rows at pos0 > 0.
 import { describe, expect, it } from 'vitest';
 import { ChunkedTensor, embedding, Plan, STEP, Tensor } from '../../src/kernels/index.js';
 import { OptionError } from '../../src/errors.js';
 import { Gpu } from '../../src/runtime/device.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/half.js';
+import { dequantizeQ8, Q8Tensor, quantizeQ8 } from '../../src/runtime/q8.js';
 import { assertClose, randomArray, rng } from '../helpers/assert.js';
 import { useGpu } from '../helpers/gpu.js';
 import { embeddingRef } from '../helpers/reference.js';
@@ -16,7 +17,7 @@ interface Case {
   V: number;
   C: number;
   P: number;
-  wte: 'f32' | 'f16';
+  wte: 'f32' | 'f16' | 'q8';
   wpe: 'f32' | 'f16';
   T: number;
   B: number;
@@ -36,7 +37,9 @@ async function runCase(g: Gpu, c: Case): Promise<void> {
   const seed = V * 131 + C * 7 + R;
   // the reference sees the values as stored: halves where the table is f16
   const asStored = (a: Float32Array, dtype: 'f32' | 'f16') => (dtype === 'f16' ? f16ArrayToF32(f32ArrayToF16(a)) : a);
-  const wte = asStored(randomArray(V * C, seed, 1), c.wte);
+  const wteValues = randomArray(V * C, seed, 1);
+  const q8 = c.wte === 'q8' ? quantizeQ8(wteValues, V, C, 1, 'wte') : undefined;
+  const wte = q8 ? dequantizeQ8(q8) : asStored(wteValues, c.wte as 'f32' | 'f16');
   const wpe = asStored(randomArray(P * C, seed + 1, 0.5), c.wpe);
   let ids = c.ids;
   if (!ids) {
@@ -46,7 +49,9 @@ async function runCase(g: Gpu, c: Case): Promise<void> {
     if (R > 1) ids[R - 1] = 0;
   }
   const tids = Tensor.from(g, Uint32Array.from([...ids, ...new Array(spare).fill(1)]), [R + spare], 'u32', 'ids');
-  const twte = ChunkedTensor.from(g, c.wte === 'f16' ? f32ArrayToF16(wte) : wte, V, C, c.wte, 'wte');
+  const twte = q8
+    ? Q8Tensor.from(g, q8, 'nk', 'wte')
+    : ChunkedTensor.from(g, c.wte === 'f16' ? f32ArrayToF16(wte) : wte, V, C, c.wte as 'f32' | 'f16', 'wte');
   if (c.chunks !== undefined) expect(twte.chunks.length, 'wte chunks').toBe(c.chunks);
   const twpe = Tensor.from(g, c.wpe === 'f16' ? f32ArrayToF16(wpe) : wpe, [P, C], c.wpe, 'wpe');
   const x = Tensor.from(g, new Float32Array((R + spare) * C).fill(SENTINEL), [R + spare, C], 'f32', 'x');
@@ -55,8 +60,9 @@ async function runCase(g: Gpu, c: Case): Promise<void> {
   await embedding(plan, tids, twte, twpe, step, x, R);
   await g.checked('embedding', () => plan.submit());
   const got = await x.readFloat32();
-  // one f32 addition of two exactly representable values: correctly rounded, so within half an ulp
-  // (2^-24 relative) of the float64 sum; 2^-23 leaves a factor 2 of margin
+  // one f32 addition of two exactly representable values (q8: an int8 times an f16 scale is exact in
+  // f32): correctly rounded, so within half an ulp (2^-24 relative) of the float64 sum; 2^-23 leaves a
+  // factor 2 of margin
   const what = `embedding ${JSON.stringify({ ...c, ids: undefined })}`;
   assertClose(got.subarray(0, R * C), embeddingRef(ids, wte, wpe, C, T, pos0), { atol: 0, rtol: 2 ** -23, what });
   assertClose(got.subarray(R * C), new Float32Array(spare * C).fill(SENTINEL), { atol: 0, rtol: 0, what: `${what}: rows past R` });
@@ -72,6 +78,8 @@ describe('embedding against a float64 CPU reference', () => {
     ['f16', 'f16'],
     ['f16', 'f32'],
     ['f32', 'f16'],
+    ['q8', 'f32'],
+    ['q8', 'f16'],
   ] as const;
   const shapes: [number, number][] = [
     [1, 1],
@@ -108,6 +116,10 @@ describe('embedding against a float64 CPU reference', () => {
       // one row per buffer: 769 f32 (3076 bytes), and 2047 halves (4094 bytes, an odd count of halves)
       await runCase(g, { V: 5, C: 769, P: 3, wte: 'f32', wpe: 'f32', T: 2, B: 2, pos0: 1, ids: [4, 0, 2, 3], chunks: 5 });
       await runCase(g, { V: 3, C: 2047, P: 2, wte: 'f16', wpe: 'f16', T: 1, B: 4, pos0: 1, ids: [2, 1, 0, 2], chunks: 3 });
+      // q8: rows of 17 int8 padded to a block of 32 bytes, 128 rows a chunk; 2047 values are 2048 bytes, 2 rows a chunk
+      const q8Ids = [0, 127, 128, 255, 256, 300, 5, 299];
+      await runCase(g, { V, C, P: 20, wte: 'q8', wpe: 'f32', T: 4, B: 2, pos0: 2, ids: q8Ids, chunks: 3 });
+      await runCase(g, { V: 5, C: 2047, P: 2, wte: 'q8', wpe: 'f16', T: 1, B: 4, pos0: 1, ids: [4, 1, 0, 2], chunks: 3 });
       expect(g.memory().liveBuffers).toBe(0);
     } finally {
       g.dispose();

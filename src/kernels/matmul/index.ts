@@ -1,20 +1,23 @@
 // matmul: y[M, N] = epilogue(x[M, K] . W) (+ y), W [K, N] or [N, K], f32 or f16 (native or packed).
-// Two kernels, one choice (chooseMatmul, which the models and bench/ both call):
+// Three kernels, one choice (chooseMatmul, which the models and bench/ both call):
 //   scalar.wgsl  any K and N
 //   vec4.wgsl    K % 4 == 0 (and N % 4 == 0 for [K, N]): every load 16 bytes
+//   q8.wgsl      8-bit weights (a Q8Tensor: int8 packed four per word, f16 scales per 32 values of K)
 // Both: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 1 for a
 // GEMV (1-2 rows), 8 with vec4 loads, 4 with scalar ones (register pressure).
 import scalarTemplate from './scalar.wgsl?raw';
 import vec4Template from './vec4.wgsl?raw';
+import q8Template from './q8.wgsl?raw';
 import { LimitError, OptionError } from '../../errors.js';
 import { ChunkedTensor } from '../../runtime/chunked.js';
 import type { Gpu } from '../../runtime/device.js';
 import { grid1d, type Plan } from '../../runtime/plan.js';
 import type { Kernel } from '../../runtime/pipelines.js';
+import { Q8Tensor } from '../../runtime/q8.js';
 import type { DType, Tensor } from '../../runtime/tensor.js';
 import { checkEpilogue, epilogueBindings, epilogueParams, epilogueWgsl, type Epilogue, type EpilogueParams } from '../epilogue.js';
 import { uniformStruct } from '../uniform.js';
-import { enables, fill, weightAccess, weightFormat, type WeightFormat } from '../wgsl.js';
+import { enables, fill, Q8_UNPACK, q8Scales, weightAccess, weightFormat, type WeightFormat } from '../wgsl.js';
 
 const META = uniformStruct('Meta', {
   M: 'u32', // rows of x used
@@ -25,11 +28,22 @@ const META = uniformStruct('Meta', {
   colOffset: 'u32', // first column of y written (a weight split into row chunks)
 });
 
+/** q8.wgsl's Meta: the same fields, and the packed weight's words per row (runtime/q8.ts). */
+const META_Q8 = uniformStruct('Meta', {
+  M: 'u32',
+  N: 'u32',
+  K: 'u32',
+  xRowOffset: 'u32',
+  ldy: 'u32',
+  colOffset: 'u32',
+  ldw: 'u32', // words per row of W: [N, K] rows for main_nk, [K, N] rows for main_kn
+});
+
 export type MatmulParams = EpilogueParams & {
   readonly layout: 'kn' | 'nk';
   readonly weight: WeightFormat;
   readonly accumulate: boolean;
-  /** The vec4 kernel (every load 16 bytes), else the scalar one. */
+  /** The vec4 kernel (every load 16 bytes), else the scalar one. With q8 weights: x read as vec4f (K % 4 == 0). */
   readonly vec4: boolean;
   readonly rowsPerInvocation: number;
   readonly workgroupSize: number;
@@ -44,6 +58,8 @@ function weightVec4(format: WeightFormat): string {
       return '@group(0) @binding(2) var<storage, read> w: array<vec4<f16>>;\nfn w4(i: u32) -> vec4f { return vec4f(w[i]); }\n';
     case 'f16packed':
       return '@group(0) @binding(2) var<storage, read> w: array<vec2u>;\nfn w4(i: u32) -> vec4f { let p = w[i]; return vec4f(unpack2x16float(p.x), unpack2x16float(p.y)); }\n';
+    case 'q8':
+      throw new Error('q8 weights are read by q8.wgsl');
   }
 }
 
@@ -59,18 +75,60 @@ const STORE = `fn store(r: u32, c0: u32, v: vec4f) {
 }
 `;
 
+/** q8.wgsl's accessors of x (as vec4f or scalars), the packed W and its scales. */
+function q8Prelude(p: MatmulParams): string {
+  const x = p.vec4
+    ? `@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+fn xv4(i: u32) -> vec4f { return x[i >> 2u]; }
+fn xs(i: u32) -> f32 { return x[i >> 2u][i & 3u]; }\n`
+    : `@group(0) @binding(1) var<storage, read> x: array<f32>;
+fn xv4(i: u32) -> vec4f { return vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]); }
+fn xs(i: u32) -> f32 { return x[i]; }\n`;
+  // [N, K] rows are whole 16-byte groups (32 values per block); [K, N] rows are words
+  const w =
+    p.layout === 'nk'
+      ? `@group(0) @binding(2) var<storage, read> w: array<vec4u>;
+fn wq4(i: u32) -> vec4u { return w[i]; }
+fn wq(i: u32) -> u32 { return w[i >> 2u][i & 3u]; }\n`
+      : `@group(0) @binding(2) var<storage, read> w: array<u32>;
+fn wq(i: u32) -> u32 { return w[i]; }
+fn wq4(i: u32) -> vec4u { return vec4u(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]); }\n`;
+  // x[row + k .. row + k + 3], zeros past K (the tail of a block that is not whole)
+  const tail = `fn xtail(row: u32, k: u32) -> vec4f {
+  var v: vec4f;
+  for (var j = 0u; j < 4u; j++) { if (k + j < u.K) { v[j] = xs(row + k + j); } }
+  return v;
+}\n`;
+  return (
+    x +
+    w +
+    tail +
+    q8Scales(6, '((u.N + 3u) / 4u)') +
+    ((p as any).unpackBuiltin ? 'fn q8x4(v: u32) -> vec4f { return vec4f(unpack4xI8(v)); }\n' : Q8_UNPACK)
+  );
+}
+
 export const matmulKernel: Kernel<MatmulParams> = {
   name: 'matmul',
   source: (p) =>
-    fill(p.vec4 ? vec4Template : scalarTemplate, {
-      PRELUDE:
-        enables(p.weight) +
-        `${META.declare(0, 'u')}\n` +
-        (p.vec4 ? weightVec4(p.weight) : weightAccess(p.weight, 2, 'w')) +
-        epilogueWgsl(p, 3, 'u.ldy') +
-        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
-        STORE,
-    }),
+    p.weight === 'q8'
+      ? fill(q8Template, {
+          PRELUDE:
+            `${META_Q8.declare(0, 'u')}\n` +
+            q8Prelude(p) +
+            epilogueWgsl(p, 3, 'u.ldy') +
+            `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\nconst PER_CHANNEL: bool = ${!!(p as any).perChannel};\n` +
+            STORE,
+        })
+      : fill(p.vec4 ? vec4Template : scalarTemplate, {
+          PRELUDE:
+            enables(p.weight) +
+            `${META.declare(0, 'u')}\n` +
+            (p.vec4 ? weightVec4(p.weight) : weightAccess(p.weight, 2, 'w')) +
+            epilogueWgsl(p, 3, 'u.ldy') +
+            `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
+            STORE,
+        }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 
@@ -78,6 +136,8 @@ export const matmulKernel: Kernel<MatmulParams> = {
 const kernels = {
   kn: { ...matmulKernel, name: 'matmul_kn', entryPoint: 'main_kn' },
   nk: { ...matmulKernel, name: 'matmul_nk', entryPoint: 'main_nk' },
+  /** q8 weights [N, K] and 1-2 rows: 16 columns an invocation (q8.wgsl) */
+  gemvQ8: { ...matmulKernel, name: 'matmul_gemv_nk', entryPoint: 'gemv_nk' },
 } satisfies Record<string, Kernel<MatmulParams>>;
 
 export type F16Read = 'auto' | 'native' | 'packed';
@@ -98,10 +158,12 @@ export interface MatmulVariant {
  */
 export function chooseMatmul(
   gpu: Gpu,
-  s: { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: DType; f16?: F16Read },
+  s: { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: DType | 'q8'; f16?: F16Read },
 ): MatmulVariant {
-  const vec4 = s.K % 4 === 0 && (s.layout === 'nk' || s.N % 4 === 0);
-  const rowsPerInvocation = s.M <= 2 ? 1 : vec4 ? 8 : 4;
+  // q8 weights are whole words in either layout: only x's rows need K % 4 == 0 to be read as vec4f
+  const vec4 = s.K % 4 === 0 && (s.layout === 'nk' || s.N % 4 === 0 || s.dtype === 'q8');
+  // q8.wgsl's GEMV computes all of its 1-2 rows in each invocation (TM == M; see there)
+  const rowsPerInvocation = s.M <= 2 ? (s.dtype === 'q8' ? s.M : 1) : vec4 ? 8 : 4;
   const f16 = s.f16 ?? 'auto';
   const nativeF16 = gpu.hasF16 && (f16 === 'native' || (f16 === 'auto' && !(s.M <= 2 && gpu.isSoftware)));
   return { vec4, rowsPerInvocation, weight: weightFormat(s.dtype, nativeF16) };
@@ -122,9 +184,16 @@ export interface MatmulOptions extends Epilogue {
 
 /**
  * Records y[M, N] = epilogue(x[M, K] . W) (+ y). x and y are f32; W is f32 or f16, one tensor or a
- * ChunkedTensor split along its rows (only [N, K] weights may be split).
+ * ChunkedTensor split along its rows (only [N, K] weights may be split), or 8-bit (a Q8Tensor packed for
+ * this layout).
  */
-export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, y: Tensor, opts: MatmulOptions = {}): Promise<void> {
+export async function matmul(
+  plan: Plan,
+  x: Tensor,
+  w: Tensor | ChunkedTensor | Q8Tensor,
+  y: Tensor,
+  opts: MatmulOptions = {},
+): Promise<void> {
   const layout = opts.layout ?? 'kn';
   const label = w.label;
   const fail = (msg: string): never => {
@@ -146,6 +215,10 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, y
   if (opts.f16 !== undefined && !['auto', 'native', 'packed'].includes(opts.f16))
     fail(`f16 must be 'auto', 'native' or 'packed', got ${JSON.stringify(opts.f16)}`);
   checkEpilogue(opts, N, fail);
+  if (w instanceof Q8Tensor) {
+    if (w.layout !== layout) fail(`q8 weight "${label}" was packed for layout '${w.layout}', not '${layout}'`);
+    return matmulQ8(plan, x, w, y, opts, { M, K, N, xRowOffset });
+  }
   const chunks = w instanceof ChunkedTensor ? w.chunks : [{ tensor: w, start: 0, rows: wr }];
   if (chunks.length > 1 && layout === 'kn') {
     throw new LimitError(`matmul: weight "${label}" [${w.shape.join(', ')}] was split along K; only [N, K] weights may exceed one binding`);
@@ -165,5 +238,52 @@ export async function matmul(plan: Plan, x: Tensor, w: Tensor | ChunkedTensor, y
       reads: chunk.tensor.byteLength + M * K * 4 + (opts.bias ? n * 4 : 0) + (opts.accumulate ? rowBytes : 0),
       writes: rowBytes,
     });
+  }
+}
+
+/** matmul() with 8-bit weights (checked by it): one q8.wgsl dispatch per chunk of W. */
+async function matmulQ8(
+  plan: Plan,
+  x: Tensor,
+  w: Q8Tensor,
+  y: Tensor,
+  opts: MatmulOptions,
+  s: { M: number; K: number; N: number; xRowOffset: number },
+): Promise<void> {
+  const { M, K, N, xRowOffset } = s;
+  const { layout, label } = w;
+  const variant = chooseMatmul(plan.gpu, { M, K, N, layout, dtype: 'q8' });
+  // q8.wgsl's gemv_nk: 16 columns an invocation, in workgroups of 16
+  const gemv = layout === 'nk' && M <= 2;
+  const workgroupSize = opts.workgroupSize ?? (gemv ? 16 : 64);
+  const perInvocation = gemv ? 16 : 4;
+  const params: MatmulParams = {
+    ...epilogueParams(opts),
+    layout,
+    accumulate: !!opts.accumulate,
+    workgroupSize,
+    ...variant,
+    ...((opts as any).perChannel ? { perChannel: true } : {}),
+    ...((opts as any).unpackBuiltin ? { unpackBuiltin: true } : {}),
+  };
+  for (const chunk of w.chunks) {
+    const n = layout === 'kn' ? N : chunk.rows;
+    const colOffset = layout === 'kn' ? 0 : chunk.start;
+    const ldw = Q8Tensor.rowWords(layout, K, n);
+    const meta = plan.uniform(META_Q8.pack({ M, N: n, K, xRowOffset, ldy: N, colOffset, ldw }), `${label}.meta`);
+    const invocations = Math.ceil(n / perInvocation) * Math.ceil(M / variant.rowsPerInvocation);
+    const rowBytes = M * n * 4;
+    const bindings = [meta, x, chunk.words, ...epilogueBindings(opts, y), chunk.scales];
+    await plan.add(
+      gemv ? kernels.gemvQ8 : kernels[layout],
+      params,
+      bindings,
+      grid1d(Math.ceil(invocations / workgroupSize)),
+      `matmul ${label}`,
+      {
+        reads: chunk.words.byteLength + chunk.scales.byteLength + M * K * 4 + (opts.bias ? n * 4 : 0) + (opts.accumulate ? rowBytes : 0),
+        writes: rowBytes,
+      },
+    );
   }
 }

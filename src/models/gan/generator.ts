@@ -1,17 +1,19 @@
 // A GAN generator: z [count, nz] -> images, as a short list of layers (dense, reshape,
-// conv_transpose2d, batch_norm, activations; see graph.ts) over weights from safetensors.
+// conv_transpose2d, conv2d, upsample, batch_norm, activations; see graph.ts) over weights from
+// safetensors, or from a file Keras saved (keras.ts converts it to the same).
 //
-//   load:   read the graph (given, generator.json, or recognised as the canonical PyTorch DCGAN)
+//   load:   read the graph (given, generator.json, a Keras file's config, or recognised as the canonical PyTorch DCGAN)
 //   lower:  walk the layers once on the CPU into GPU steps, fusing what can be fused (lower.ts)
 //   record: per batch size, buffers + one Plan (recorded once, reused for every batch of that size)
 //   run:    write z, submit the plan and a copy of the output, map it back
+import { conv2d } from '../../kernels/conv2d/index.js';
 import { chooseConvTranspose, convTranspose2d } from '../../kernels/conv_transpose2d/index.js';
 import { padChannels } from '../../kernels/conv_transpose2d/weights.js';
 import type { Epilogue } from '../../kernels/epilogue.js';
 import { matmul } from '../../kernels/matmul/index.js';
 import { scaleShift } from '../../kernels/scale_shift.js';
 import { layoutStrides, type View4 } from '../../kernels/view.js';
-import { DisposedError, LimitError, ModelFormatError, OptionError } from '../../errors.js';
+import { DisposedError, LimitError, ModelFormatError, OptionError, OutOfMemoryError } from '../../errors.js';
 import { resolveCache, type CacheOption } from '../../loaders/cache.js';
 import { fileIn, folderHas, readJson, resolveFolder, type ModelFolder, type ModelSource, type ReadOptions } from '../../loaders/fetch.js';
 import { LoadTracker, type ProgressCallback } from '../../loaders/progress.js';
@@ -22,6 +24,7 @@ import { Readback } from '../../runtime/readback.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { tile } from '../../util.js';
 import { dcganGraph, parseGraph, type GeneratorGraph } from './graph.js';
+import { isKerasSource, loadKerasGenerator } from './keras.js';
 import { encodePng, gridRgba, toImageData, type GridOptions, type ImageSpec, type Rgba } from './images.js';
 import { randomLatents, slerpLatents } from './latents.js';
 import { lowerGraph, type ConvStep, type Program, type Step, type Value } from './lower.js';
@@ -34,6 +37,8 @@ export interface GeneratorLoadOptions {
   onProgress?: ProgressCallback;
   /** Aborts the load: downloads stop and load() rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** A download that receives nothing for this long fails with a FetchError naming the URL (as GPT2Options.stallTimeoutMs; default 30 000 ms). */
+  stallTimeoutMs?: number;
   /** Where the files are kept across page loads (as GPT2Options.cache): the Cache API by default in pages. */
   cache?: CacheOption;
   onCacheError?: (error: unknown) => void;
@@ -80,19 +85,31 @@ export class Generator {
 
   /**
    * Loads a generator from a model folder (a directory path, URL prefix or map of file names to
-   * sources, holding model.safetensors and optionally generator.json) or from a safetensors file.
+   * sources, holding model.safetensors and optionally generator.json), from a safetensors file, or
+   * from a file Keras saved (.keras, or .h5 with its model config; a path, URL, File or bytes): its
+   * saved config is the graph (models/gan/keras.ts).
    */
   static async load(source: ModelFolder | ModelSource, options: GeneratorLoadOptions = {}): Promise<Generator> {
     const progress = new LoadTracker(options.onProgress, 'generator');
-    const read: ReadOptions = { signal: options.signal, cache: resolveCache(options.cache), onCacheError: options.onCacheError };
-    if (typeof source === 'string' && !/\.safetensors$/i.test(source)) source = await resolveFolder(source, options);
+    const read: ReadOptions = {
+      signal: options.signal,
+      cache: resolveCache(options.cache),
+      onCacheError: options.onCacheError,
+      stallTimeoutMs: options.stallTimeoutMs,
+    };
+    // a file Keras wrote (.keras, .h5): its config is the graph, its weights the tensors
+    const keras = (await isKerasSource(source))
+      ? await loadKerasGenerator(source as ModelSource, { ...read, onProgress: progress.file })
+      : undefined;
+    if (!keras && typeof source === 'string' && !/\.safetensors$/i.test(source)) source = await resolveFolder(source, options);
     const asFile =
+      !!keras ||
       (typeof source === 'string' && /\.safetensors$/i.test(source)) ||
       (source instanceof URL && /\.safetensors$/i.test(source.pathname)) ||
       !(typeof source === 'string' || source instanceof URL || isFolderMap(source));
     const weightsSource = asFile ? (source as ModelSource) : fileIn(source as ModelFolder, 'model.safetensors');
     if (weightsSource === undefined) throw new ModelFormatError('the model files have no model.safetensors');
-    const st = await SafeTensors.load(weightsSource, { ...read, onProgress: progress.file });
+    const st = keras?.weights ?? (await SafeTensors.load(weightsSource, { ...read, onProgress: progress.file }));
 
     let graph: GeneratorGraph | undefined;
     const g = options.graph;
@@ -100,7 +117,9 @@ export class Generator {
     else if (g !== undefined) {
       const { json, name } = await readJson(g as ModelSource, read);
       graph = parseGraph(json, name);
-    } else if (!asFile && (await folderHas(source as ModelFolder, 'generator.json', read.cache))) {
+    } else if (keras) {
+      graph = keras.graph;
+    } else if (!asFile && (await folderHas(source as ModelFolder, 'generator.json', read))) {
       const { json, name } = await readJson(fileIn(source as ModelFolder, 'generator.json')!, read);
       graph = parseGraph(json, name);
     } else {
@@ -113,16 +132,21 @@ export class Generator {
       );
     }
     const program = lowerGraph(graph, st);
+    options.signal?.throwIfAborted();
     const gpu = options.gpu ?? (await Gpu.create());
+    let gen: Generator | undefined;
     try {
       const maxBatch = batchLimit(program, gpu, options.maxBatch ?? 64);
-      const gen = new Generator(gpu, !options.gpu, graph, program, maxBatch);
-      gen.upload();
+      gen = new Generator(gpu, !options.gpu, graph, program, maxBatch);
+      await gen.upload(st.fileName);
+      options.signal?.throwIfAborted();
       progress.done();
       return gen;
     } catch (e) {
+      const err = gpu.explain(e);
+      gen?.dispose(); // frees what was uploaded (and a device of its own)
       if (!options.gpu) gpu.dispose();
-      throw e;
+      throw err;
     }
   }
 
@@ -153,21 +177,38 @@ export class Generator {
             ? 'scale_shift'
             : s.dense
               ? 'dense (matmul)'
-              : `conv_transpose2d k${s.kh}x${s.kw} s${s.stride.join('x')} p${s.pad.join('x')}${viaMatmul(s) ? ' (matmul: 1x1 input)' : ''}`;
+              : `${s.op}${s.up[0] * s.up[1] > 1 ? ` (input upsampled ${s.up.join('x')})` : ''} k${s.kh}x${s.kw} s${s.stride.join('x')} p${s.pad.join('x')}${viaMatmul(s) ? ' (matmul: 1x1 input)' : ''}`;
         return `${what} ${s.label}: ${shape(s.x)} -> ${shape(s.y)}${s.fused.length ? ' + ' + s.fused.join(' + ') : ''}`;
       })
       .join('\n');
   }
 
-  private upload(): void {
+  /**
+   * Uploads the weights, each tensor kept as soon as it is made (so dispose() frees a partial upload).
+   * Checked before anything is allocated: each weight within one binding, all of them within the Gpu's
+   * memoryBudget; after: the device's own out-of-memory errors.
+   */
+  private async upload(file: string): Promise<void> {
     const limit = this.gpu.limits.maxStorageBufferBindingSize;
+    let bytes = 0;
     for (const s of this.program.steps) {
       if (s.kind === 'conv' && s.weight.byteLength > limit) {
         throw new LimitError(
           `weight "${s.label}" takes ${s.weight.byteLength} bytes, more than this device's maxStorageBufferBindingSize (${limit})`,
         );
       }
+      if (s.kind === 'conv')
+        bytes += s.weight.byteLength + (s.bias?.byteLength ?? 0) * s.kh * s.kw + (s.post?.byteLength ?? 0) * s.kh * s.kw;
+      else bytes += s.affine?.byteLength ?? 0;
     }
+    const used = this.gpu.memory().liveBytes;
+    if (used + bytes > this.gpu.memoryBudget) {
+      throw new OutOfMemoryError(
+        `${file}: the generator's weights need about ${bytes} bytes on the GPU, but this Gpu's memoryBudget of ${this.gpu.memoryBudget} ` +
+          `bytes leaves ${Math.max(0, this.gpu.memoryBudget - used)} (${used} in use). Nothing was allocated: dispose other models, or raise memoryBudget`,
+      );
+    }
+    const watch = this.gpu.watchMemory();
     for (const s of this.program.steps) {
       if (s.kind === 'conv') {
         const [cin, cout] = [s.x.c, s.y.c];
@@ -175,15 +216,20 @@ export class Generator {
         const m = viaMatmul(s);
         // as a matmul the output row is [ky, kx, co]: the bias and post repeat once per tap
         const n = m ? taps * cout : cout;
-        this.weights.set(s, {
-          w: m ? Tensor.from(this.gpu, matmulWeight(s), [cin, n], 'f32', s.label) : this.convWeight(s),
-          bias: s.bias ? Tensor.from(this.gpu, tile(s.bias, n / cout), [n], 'f32', `${s.label} bias`) : undefined,
-          post: s.post ? Tensor.from(this.gpu, tilePost(s.post, cout, n / cout), [2, n], 'f32', `${s.label} post`) : undefined,
+        const t: { w?: Tensor; bias?: Tensor; post?: Tensor } = {};
+        this.weights.set(s, t);
+        watch.run(s.label, () => {
+          t.w = m ? Tensor.from(this.gpu, matmulWeight(s), [cin, n], 'f32', s.label) : this.convWeight(s);
+          if (s.bias) t.bias = Tensor.from(this.gpu, tile(s.bias, n / cout), [n], 'f32', `${s.label} bias`);
+          if (s.post) t.post = Tensor.from(this.gpu, tilePost(s.post, cout, n / cout), [2, n], 'f32', `${s.label} post`);
         });
       } else if (s.affine) {
-        this.weights.set(s, { post: Tensor.from(this.gpu, s.affine, [2, s.y.c], 'f32', `${s.label} affine`) });
+        const affine = s.affine;
+        this.weights.set(s, { post: watch.run(s.label, () => Tensor.from(this.gpu, affine, [2, s.y.c], 'f32', `${s.label} affine`)) });
       }
     }
+    await watch.check(`loading ${file} (the weights need about ${bytes} bytes on the GPU)`);
+    this.gpu.assertAlive();
   }
 
   /**
@@ -193,7 +239,7 @@ export class Generator {
    */
   private convWeight(s: ConvStep): Tensor {
     const [cin, cout] = [s.x.c, s.y.c];
-    const pad = chooseConvTranspose(this.gpu, cout) === 'vec';
+    const pad = s.op === 'conv_transpose2d' && chooseConvTranspose(this.gpu, cout) === 'vec';
     const { weight, channels } = pad ? padChannels(s.weight, cout) : { weight: s.weight, channels: cout };
     return Tensor.from(this.gpu, weight, [s.kh, s.kw, cin, channels], 'f32', s.label);
   }
@@ -213,16 +259,23 @@ export class Generator {
       disposeRunner(this.gpu, r);
     }
     const gpu = this.gpu;
-    const buffers = this.program.bufferSizes.map((n, i) => Tensor.empty(gpu, [batch, n], 'f32', i === 0 ? 'z' : `act${i}`));
+    const buffers: Tensor[] = [];
     const plan = new Plan(gpu, `generator x${batch}`);
     const view = (v: Value): View4 => ({ batch, c: v.c, h: v.h, w: v.w, strides: layoutStrides(v.layout, v.c, v.h, v.w) });
-    const readback = new Readback(gpu, batch * this.outputSize * 4, 'generator readback');
-    const r: Runner = { batch, buffers, plan, readback };
+    const made: Pick<Runner, 'batch' | 'buffers' | 'plan'> & { readback?: Readback } = { batch, buffers, plan };
+    let r: Runner;
     try {
+      // each kept as soon as it is made, so a failure (out of memory, a lost device) frees all of them
+      this.program.bufferSizes.forEach((n, i) => buffers.push(Tensor.empty(gpu, [batch, n], 'f32', i === 0 ? 'z' : `act${i}`)));
+      const readback = (made.readback = new Readback(gpu, batch * this.outputSize * 4, 'generator readback'));
+      r = { batch, buffers, plan, readback };
       for (const s of this.program.steps) {
         const t = this.weights.get(s) ?? {};
         if (s.kind === 'conv' && viaMatmul(s)) {
           await matmul(plan, buffers[s.x.buf], t.w!, buffers[s.y.buf], { layout: 'kn', ...epilogue(s, t) });
+        } else if (s.kind === 'conv' && s.op === 'conv2d') {
+          const opts = { stride: s.stride, padding: s.pad, upsample: s.up, ...epilogue(s, t) };
+          await conv2d(plan, buffers[s.x.buf], view(s.x), t.w!, buffers[s.y.buf], view(s.y), opts);
         } else if (s.kind === 'conv') {
           const opts = { stride: s.stride, padding: s.pad, ...epilogue(s, t) };
           await convTranspose2d(plan, buffers[s.x.buf], view(s.x), t.w!, buffers[s.y.buf], view(s.y), opts);
@@ -231,7 +284,7 @@ export class Generator {
         }
       }
     } catch (e) {
-      disposeRunner(gpu, r);
+      disposeRunner(gpu, made);
       throw e;
     }
     this.runners.set(batch, r);
@@ -243,7 +296,8 @@ export class Generator {
    * `z`. Returns [count, ...] float32 in the layout of `image` (e.g. [count, 3, 64, 64] NCHW).
    */
   generate(request: GenerateRequest): Promise<Float32Array> {
-    const run = this.queue.then(() => this.run(request));
+    // a lost device: a DeviceLostError that says to load the generator again
+    const run = this.queue.then(() => this.run(request)).catch((e) => Promise.reject(this.gpu.explain(e)));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -262,6 +316,7 @@ export class Generator {
 
   private async run(request: GenerateRequest): Promise<Float32Array> {
     if (this.disposed) throw new DisposedError('this Generator was disposed');
+    this.gpu.assertAlive();
     const nz = this.nz;
     let z: Float32Array;
     if ('z' in request) {
@@ -328,6 +383,7 @@ export class Generator {
  */
 function viaMatmul(s: ConvStep): boolean {
   const oneByOne =
+    s.op === 'conv_transpose2d' &&
     s.x.h === 1 &&
     s.x.w === 1 &&
     s.stride[0] === 1 &&
@@ -364,10 +420,10 @@ function tilePost(post: Float32Array, cout: number, taps: number): Float32Array 
   return out;
 }
 
-function disposeRunner(gpu: Gpu, r: Runner): void {
+function disposeRunner(gpu: Gpu, r: Partial<Runner> & Pick<Runner, 'buffers' | 'plan'>): void {
   r.plan.dispose();
   for (const b of r.buffers) b.dispose();
-  r.readback.dispose();
+  r.readback?.dispose(); // undefined when the runner failed before it was made
 }
 
 /**

@@ -40,6 +40,28 @@ export interface ConvTranspose2dLayer {
   output_padding?: number | [number, number];
 }
 
+/**
+ * A forward convolution (cross-correlation, as Keras Conv2D and PyTorch Conv2d compute it).
+ * 'keras': weight [kH, kW, in, out]; 'pytorch': [out, in, kH, kW].
+ */
+export interface Conv2dLayer {
+  type: 'conv2d';
+  name?: string;
+  weight?: string;
+  bias?: string | false;
+  layout?: 'pytorch' | 'keras';
+  kernel_size?: number | [number, number];
+  stride?: number | [number, number];
+  /** A number (zeros at each side), 'valid' (0) or 'same' (Keras/TensorFlow: output = ceil(input / stride), the extra row at the end). */
+  padding?: number | [number, number] | 'same' | 'valid';
+}
+
+/** Nearest-neighbour upsampling by integer factors (Keras UpSampling2D, PyTorch Upsample(mode='nearest')). */
+export interface UpsampleLayer {
+  type: 'upsample';
+  scale: number | [number, number];
+}
+
 /** Eval-mode batch norm over channels: (x - mean) / sqrt(var + eps) * weight + bias. */
 export interface BatchNormLayer {
   type: 'batch_norm';
@@ -59,7 +81,7 @@ export interface ActivationLayer {
   negative_slope?: number;
 }
 
-export type LayerSpec = DenseLayer | ReshapeLayer | ConvTranspose2dLayer | BatchNormLayer | ActivationLayer;
+export type LayerSpec = DenseLayer | ReshapeLayer | ConvTranspose2dLayer | Conv2dLayer | UpsampleLayer | BatchNormLayer | ActivationLayer;
 
 export interface GeneratorGraph {
   /** Latent size: z is [count, nz] (the same memory as PyTorch's [count, nz, 1, 1]). */
@@ -71,7 +93,7 @@ export interface GeneratorGraph {
   range?: [number, number];
 }
 
-const LAYER_TYPES = ['dense', 'reshape', 'conv_transpose2d', 'batch_norm', 'relu', 'leaky_relu', 'tanh', 'sigmoid'];
+const LAYER_TYPES = ['dense', 'reshape', 'conv_transpose2d', 'conv2d', 'upsample', 'batch_norm', 'relu', 'leaky_relu', 'tanh', 'sigmoid'];
 
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 const isNatInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
@@ -125,6 +147,23 @@ export function parseGraph(json: unknown, where = 'generator graph'): GeneratorG
           if (L.padding === 'same' && L.output_padding !== undefined && L.output_padding !== 0)
             at('"output_padding" cannot be combined with padding "same"');
         }
+        break;
+      case 'conv2d':
+        str('name');
+        str('weight');
+        if (L.bias !== undefined && L.bias !== false && typeof L.bias !== 'string') at('"bias" must be a tensor name or false');
+        if (L.name === undefined && L.weight === undefined) at('needs "weight" (a tensor name) or "name"');
+        if (L.layout !== undefined && L.layout !== 'pytorch' && L.layout !== 'keras')
+          at(`"layout" must be "pytorch" or "keras", got ${JSON.stringify(L.layout)}`);
+        if (L.kernel_size !== undefined && !isPair(L.kernel_size, isPosInt))
+          at(`"kernel_size" must be a positive integer or a pair, got ${JSON.stringify(L.kernel_size)}`);
+        if (L.stride !== undefined && !isPair(L.stride, isPosInt))
+          at(`"stride" must be a positive integer or a pair, got ${JSON.stringify(L.stride)}`);
+        if (L.padding !== undefined && L.padding !== 'same' && L.padding !== 'valid' && !isPair(L.padding, isNatInt))
+          at(`"padding" must be a non-negative integer, a pair, "same" or "valid", got ${JSON.stringify(L.padding)}`);
+        break;
+      case 'upsample':
+        if (!isPair(L.scale, isPosInt)) at(`"scale" must be a positive integer or a pair, got ${JSON.stringify(L.scale)}`);
         break;
       case 'reshape':
         if (!(Array.isArray(L.shape) && L.shape.length === 3 && L.shape.every(isPosInt)))

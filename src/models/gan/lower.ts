@@ -5,12 +5,16 @@
 //   a batch norm after that activation                   -> its epilogue's post (scale-shift)
 //   an activation after that                             -> its epilogue's act2
 //   anything else                                        -> a standalone scale_shift step
+// A nearest upsampling is read on the fly by the conv2d that follows it (batch norms and activations
+// between them commute with it, so they still join the step before); followed by anything else it
+// becomes a transposed convolution with an identity kernel (stride = kernel = the factor).
 import type { Activation } from '../../kernels/epilogue.js';
+import { conv2dOutputSize, conv2dWeightFromPytorch, kerasSameConv } from '../../kernels/conv2d/index.js';
 import { kerasSamePadding, weightFromKeras, weightFromPytorch } from '../../kernels/conv_transpose2d/weights.js';
 import { ModelFormatError } from '../../errors.js';
 import type { SafeTensors } from '../../loaders/safetensors.js';
 import { pair, transpose } from '../../util.js';
-import type { BatchNormLayer, ConvTranspose2dLayer, DenseLayer, GeneratorGraph, Layout } from './graph.js';
+import type { BatchNormLayer, Conv2dLayer, ConvTranspose2dLayer, DenseLayer, GeneratorGraph, Layout } from './graph.js';
 
 /** A value between steps: `buf` holds [batch, c, h, w] in `layout` (a vector is h = w = 1). */
 export interface Value {
@@ -21,16 +25,21 @@ export interface Value {
   layout: Layout;
 }
 
-/** A dense layer (a 1x1 transposed convolution of a 1x1 input) or a transposed convolution, with its fused epilogue. */
+/** A dense layer (a 1x1 transposed convolution of a 1x1 input), a transposed or a forward convolution, with its fused epilogue. */
 export interface ConvStep {
   readonly kind: 'conv';
   readonly label: string;
   readonly dense: boolean;
+  /** Which kernel: conv_transpose2d (dense layers too) or conv2d. */
+  readonly op: 'conv_transpose2d' | 'conv2d';
+  /** conv2d: the input read nearest-upsampled by these factors ([1, 1]: as it is). */
+  readonly up: [number, number];
   readonly x: Value;
   readonly y: Value;
   readonly kh: number;
   readonly kw: number;
   readonly stride: [number, number];
+  /** conv_transpose2d: cropped from the start of the full output; conv2d: zeros before the first row and column. */
   readonly pad: [number, number];
   /** [kh, kw, cin, cout] */
   readonly weight: Float32Array;
@@ -83,8 +92,14 @@ export function lowerGraph(graph: GeneratorGraph, st: SafeTensors): Program {
     const at = new LayerReader(st, `${st.fileName}: layer ${li} (${layer.type})`);
     switch (layer.type) {
       case 'dense':
+        lw.flushUpsample();
         return lw.dense(layer, at);
+      case 'upsample':
+        return lw.upsample(pair(layer.scale));
+      case 'conv2d':
+        return lw.conv2d(layer, at);
       case 'reshape': {
+        lw.flushUpsample();
         const cur = lw.cur;
         if (cur.h !== 1 || cur.w !== 1)
           at.fail(`can only reshape a vector (the latent or a dense output), got a ${cur.c}x${cur.h}x${cur.w} image`);
@@ -95,6 +110,7 @@ export function lowerGraph(graph: GeneratorGraph, st: SafeTensors): Program {
         return;
       }
       case 'conv_transpose2d':
+        lw.flushUpsample();
         return lw.convTranspose(layer, at);
       case 'batch_norm':
         return lw.batchNorm(batchNormAffine(layer, lw.cur.c, at));
@@ -161,6 +177,8 @@ class Lowering {
   cur: Value;
   /** The step whose output `cur` is (possibly through a reshape), while elementwise layers can still join it. */
   private open: Step | null = null;
+  /** An upsampling not yet applied: the next conv2d reads `cur` through it. */
+  private pendingUp: [number, number] | null = null;
 
   constructor(
     private readonly graph: GeneratorGraph,
@@ -190,12 +208,16 @@ class Lowering {
     pad: [number, number],
     weight: Float32Array,
     bias: Float32Array | null,
+    op: ConvStep['op'] = 'conv_transpose2d',
+    up: [number, number] = [1, 1],
   ): void {
     const [kh, kw] = k;
     this.push({
       kind: 'conv',
       label,
       dense,
+      op,
+      up,
       x: this.cur,
       y,
       kh,
@@ -279,6 +301,65 @@ class Lowering {
     this.conv(wName, false, this.value(cout, oh, ow, 'NHWC'), [kh, kw], stride, pad, weight, bias);
   }
 
+  upsample(scale: [number, number]): void {
+    const [a, b] = this.pendingUp ?? [1, 1];
+    this.pendingUp = [a * scale[0], b * scale[1]];
+  }
+
+  /** A pending upsampling that no conv2d reads: a transposed convolution with an identity kernel (nearest). */
+  flushUpsample(): void {
+    const up = this.pendingUp;
+    if (!up) return;
+    this.pendingUp = null;
+    const [uh, uw] = up;
+    const C = this.cur.c;
+    const weight = new Float32Array(uh * uw * C * C);
+    for (let t = 0; t < uh * uw; t++) for (let c = 0; c < C; c++) weight[(t * C + c) * C + c] = 1;
+    const y = this.value(C, this.cur.h * uh, this.cur.w * uw, 'NHWC');
+    this.conv(`upsample ${uh}x${uw}`, false, y, [uh, uw], [uh, uw], [0, 0], weight, null);
+  }
+
+  conv2d(layer: Conv2dLayer, at: LayerReader): void {
+    const cur = this.cur;
+    const up = this.pendingUp ?? [1, 1];
+    this.pendingUp = null;
+    const wName = at.pick(layer.weight, layer.name, ['.weight', '/kernel'])!;
+    const keras = (layer.layout ?? (wName.endsWith('/kernel') ? 'keras' : 'pytorch')) === 'keras';
+    let kh = 0;
+    let kw = 0;
+    let cout = 0;
+    const w = at.tensor(
+      wName,
+      (s) => {
+        if (s.length !== 4) return `expected 4 dimensions (${keras ? '[kH, kW, in, out]' : '[out, in, kH, kW]'})`;
+        [kh, kw, cout] = keras ? [s[0], s[1], s[3]] : [s[2], s[3], s[0]];
+        const cin = keras ? s[2] : s[1];
+        return cin === cur.c
+          ? null
+          : `expected ${keras ? `[kH, kW, ${cur.c}, out]` : `[out, ${cur.c}, kH, kW]`} (${keras ? 'keras' : 'pytorch'} layout): its input has ${cur.c} channels`;
+      },
+      'weight',
+    );
+    const ks = pair(layer.kernel_size ?? [kh, kw]);
+    if (ks[0] !== kh || ks[1] !== kw) at.fail(`kernel_size [${ks.join(', ')}] does not match the weight's ${kh}x${kw}`);
+    const stride = pair(layer.stride ?? 1);
+    const [lh, lw] = [cur.h * up[0], cur.w * up[1]];
+    let pad: [number, number];
+    let oh: number;
+    let ow: number;
+    if (layer.padding === 'same') {
+      const [a, b] = [kerasSameConv(lh, kh, stride[0]), kerasSameConv(lw, kw, stride[1])];
+      [pad, oh, ow] = [[a.pad, b.pad], a.out, b.out];
+    } else {
+      pad = pair(layer.padding === 'valid' || layer.padding === undefined ? 0 : layer.padding);
+      [oh, ow] = [conv2dOutputSize(lh, kh, stride[0], pad[0]), conv2dOutputSize(lw, kw, stride[1], pad[1])];
+    }
+    if (oh < 1 || ow < 1) at.fail(`a ${lh}x${lw} input is smaller than the ${kh}x${kw} kernel: the output is empty`);
+    const weight = keras ? w : conv2dWeightFromPytorch(w, cout, cur.c, kh, kw);
+    const bias = at.optional(layer.bias, layer.name, ['.bias', '/bias'], [cout], 'bias');
+    this.conv(wName, false, this.value(cout, oh, ow, 'NHWC'), [kh, kw], stride, pad, weight, bias, 'conv2d', up);
+  }
+
   batchNorm(bn: Affine): void {
     const o = this.open;
     if (o?.kind === 'conv' && o.act === 'none' && !o.post) foldIntoWeights(o, bn, this.channelMap(o));
@@ -311,6 +392,7 @@ class Lowering {
 
   /** The last value, written in the requested layout by its producer, or by a copy when it is a reshape view in the other layout. */
   finish(): Program {
+    this.flushUpsample();
     const layout = this.graph.output ?? 'NCHW';
     const last = this.steps[this.steps.length - 1];
     if (last && last.y === this.cur) this.cur.layout = layout;

@@ -1,0 +1,47 @@
+// Forward 2-D convolution (cross-correlation, as Keras Conv2D and PyTorch Conv2d), one invocation per
+// output element, channel fastest (neighbouring threads read neighbouring weights and the same input).
+// The input may be read nearest-upsampled by (uh, uw) on the fly: a Keras UpSampling2D followed by a
+// Conv2D runs as this one kernel, without the upsampled tensor ever being written.
+override WG: u32 = 64;
+
+{{META}}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;      // [kh, kw, cin, cout]
+// then bias [cout] (binding 3) if any, post [2, cout] (scale, shift; binding 4) if any, y (5); finish().
+{{EPILOGUE}}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let idx = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (idx >= u.batch * u.oh * u.ow * u.cout) { return; }
+  let co = idx % u.cout;
+  var r = idx / u.cout;
+  let ox = r % u.ow;
+  r = r / u.ow;
+  let oy = r % u.oh;
+  let n = r / u.oh;
+
+  // the (upsampled) input's size
+  let lh = i32(u.ih * u.uh);
+  let lw = i32(u.iw * u.uw);
+  var acc = 0.0;
+  for (var ky = 0u; ky < u.kh; ky++) {
+    let ly = i32(oy * u.sh + ky) - u.ph;
+    if (ly < 0 || ly >= lh) { continue; }
+    let iy = u32(ly) / u.uh;
+    for (var kx = 0u; kx < u.kw; kx++) {
+      let lx = i32(ox * u.sw + kx) - u.pw;
+      if (lx < 0 || lx >= lw) { continue; }
+      let ix = u32(lx) / u.uw;
+      var xi = n * u.in_sn + iy * u.in_sy + ix * u.in_sx;
+      var wi = (ky * u.kw + kx) * u.cin * u.cout + co;
+      for (var ci = 0u; ci < u.cin; ci++) {
+        acc = fma(x[xi], w[wi], acc);
+        xi += u.in_sc;
+        wi += u.cout;
+      }
+    }
+  }
+  y[n * u.out_sn + co * u.out_sc + oy * u.out_sy + ox * u.out_sx] = finish(acc, co);
+}

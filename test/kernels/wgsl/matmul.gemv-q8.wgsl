@@ -1,0 +1,171 @@
+// y[r, c] = epilogue(x[r, :] . W[:, c]) (+ y) with 8-bit weights (dtype 'q8', runtime/q8.ts): four int8
+// per u32 word, an f16 scale per 32 values of K. The blocking of scalar.wgsl and vec4.wgsl (TM rows x 4
+// columns per invocation, in registers, no workgroup memory, no barrier); the sums over a block run on
+// the raw integers and are scaled once per block:
+//   y = sum over blocks b of scale[b, c] * (sum over k in b of x[k] * q[k, c])
+//   main_nk: W [N, K], rows of ceil(K / 32) * 8 words: each invocation streams its four rows, 16 values
+//            of each per 16-byte load
+//   main_kn: W [K, N], rows of ceil(N / 4) words: a word holds the invocation's four columns at one k,
+//            so neighbouring invocations read neighbouring words (what GPUs coalesce)
+// A block of K that is not whole (K % 32) is summed apart, reading x with bounds (the padding of W is
+// zeros, but x past K is the next row's, or out of range).
+// The prelude declares the Meta `u` (binding 0; `ldw`: words per row of W), x (binding 1) with xv4(i)
+// (x[i..i+3], i % 4 == 0) and xs(i), W (binding 2) with wq(i) (word i) and wq4(i) (words 4i..4i+3), the
+// scales (binding 6) with scale4(b, c4) (block b's scales of columns 4c4..4c4+3), q8x4(word) (its four
+// int8 as floats), TM, ACCUMULATE, the epilogue (bias 3, post 4, y 5) and store().
+struct Meta { M: u32, N: u32, K: u32, xRowOffset: u32, ldy: u32, colOffset: u32, ldw: u32 }
+@group(0) @binding(0) var<uniform> u: Meta;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+fn xv4(i: u32) -> vec4f { return x[i >> 2u]; }
+fn xs(i: u32) -> f32 { return x[i >> 2u][i & 3u]; }
+@group(0) @binding(2) var<storage, read> w: array<vec4u>;
+fn wq4(i: u32) -> vec4u { return w[i]; }
+fn wq(i: u32) -> u32 { return w[i >> 2u][i & 3u]; }
+fn xtail(row: u32, k: u32) -> vec4f {
+  var v: vec4f;
+  for (var j = 0u; j < 4u; j++) { if (k + j < u.K) { v[j] = xs(row + k + j); } }
+  return v;
+}
+@group(0) @binding(6) var<storage, read> q8s: array<vec2u>;
+fn scale4(b: u32, c4: u32) -> vec4f {
+  let p = q8s[b * ((u.N + 3u) / 4u) + c4];
+  return vec4f(unpack2x16float(p.x), unpack2x16float(p.y));
+}
+fn scale1(b: u32, c: u32) -> f32 {
+  let p = q8s[b * ((u.N + 3u) / 4u) + c / 4u];
+  return unpack2x16float(select(p.x, p.y, (c & 2u) != 0u))[c & 1u];
+}
+fn q8x4(v: u32) -> vec4f { return vec4f(bitcast<vec4i>(vec4u(v) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u)); }
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+fn act1(x: f32) -> f32 { return x; }
+fn act2(x: f32) -> f32 { return x; }
+fn finish(acc: f32, co: u32) -> f32 { return act2(act1(acc + bias[co])); }
+const TM: u32 = 1u;
+const ACCUMULATE: bool = false;
+const PER_CHANNEL: bool = false;
+fn store(r: u32, c0: u32, v: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let c = c0 + j;
+    if (c >= u.N) { return; }
+    let o = r * u.ldy + u.colOffset + c;
+    let out = finish(v[j], u.colOffset + c);
+    if (ACCUMULATE) { y[o] += out; } else { y[o] = out; }
+  }
+}
+
+
+override WG: u32 = 64;
+const QB: u32 = 32u;
+// A GEMV (TM == M <= 2: each invocation computes every row): the rows do not depend on the invocation,
+// so x's addresses are uniform and nothing returns early; lavapipe then loads x once for all the
+// lanes of a SIMD group instead of once per lane (x was half of a GEMV's loads).
+const GEMV: bool = TM <= 2u;
+
+@compute @workgroup_size(WG)
+fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  let groups = (u.N + 3u) / 4u;
+  let c4 = g % groups;
+  let c0 = c4 * 4u;
+  let r0 = select((g / groups) * TM, 0u, GEMV);
+  if (!GEMV && r0 >= u.M) { return; }
+  var acc: array<vec4f, TM>;
+  // one block's sums, zeroed at each block by hand: a `var` declared inside the loop body was not
+  // zeroed again on each iteration on lavapipe (sums leaked from block to block)
+  var part: array<vec4f, TM>;
+  var xi: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * u.K; }
+  // the four weight rows (index of their first 16-byte group), clamped at a ragged edge
+  let rw = u.ldw / 4u;
+  let w0 = min(c0, u.N - 1u) * rw;
+  let w1 = min(c0 + 1u, u.N - 1u) * rw;
+  let w2 = min(c0 + 2u, u.N - 1u) * rw;
+  let w3 = min(c0 + 3u, u.N - 1u) * rw;
+  let full = u.K / QB;
+  for (var b = 0u; b < full; b++) {
+    if (!PER_CHANNEL) { for (var i = 0u; i < TM; i++) { part[i] = vec4f(0.0); } }
+    for (var h = 0u; h < QB / 16u; h++) {
+      let o = b * (QB / 16u) + h;
+      let q0 = wq4(w0 + o);
+      let q1 = wq4(w1 + o);
+      let q2 = wq4(w2 + o);
+      let q3 = wq4(w3 + o);
+      for (var t = 0u; t < 4u; t++) {
+        let a0 = q8x4(q0[t]);
+        let a1 = q8x4(q1[t]);
+        let a2 = q8x4(q2[t]);
+        let a3 = q8x4(q3[t]);
+        let k = o * 16u + t * 4u;
+        for (var i = 0u; i < TM; i++) {
+          let xv = xv4(xi[i] + k);
+          part[i] += vec4f(dot(xv, a0), dot(xv, a1), dot(xv, a2), dot(xv, a3));
+        }
+      }
+    }
+    if (!PER_CHANNEL) { let sc = scale4(b, c4); for (var i = 0u; i < TM; i++) { acc[i] = fma(part[i], sc, acc[i]); } }
+  }
+  if (full * QB < u.K) {
+    if (!PER_CHANNEL) { for (var i = 0u; i < TM; i++) { part[i] = vec4f(0.0); } }
+    for (var k = full * QB; k < u.K; k += 4u) {
+      let j = k / 4u;
+      let a0 = q8x4(wq(w0 * 4u + j));
+      let a1 = q8x4(wq(w1 * 4u + j));
+      let a2 = q8x4(wq(w2 * 4u + j));
+      let a3 = q8x4(wq(w3 * 4u + j));
+      for (var i = 0u; i < TM; i++) {
+        let xv = xtail(xi[i], k);
+        part[i] += vec4f(dot(xv, a0), dot(xv, a1), dot(xv, a2), dot(xv, a3));
+      }
+    }
+    if (!PER_CHANNEL) { let sc = scale4(full, c4); for (var i = 0u; i < TM; i++) { acc[i] = fma(part[i], sc, acc[i]); } }
+  }
+  if (PER_CHANNEL) { let sc = scale4(0u, c4); for (var i = 0u; i < TM; i++) { acc[i] = part[i] * sc; } }
+  for (var i = 0u; i < TM; i++) {
+    if (r0 + i < u.M) { store(r0 + i, c0, acc[i]); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_kn(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  let groups = u.ldw;
+  let c4 = g % groups; // neighbouring invocations read neighbouring words of W
+  let r0 = select((g / groups) * TM, 0u, GEMV);
+  if (!GEMV && r0 >= u.M) { return; }
+  var acc: array<vec4f, TM>;
+  // one block's sums, zeroed at each block by hand: a `var` declared inside the loop body was not
+  // zeroed again on each iteration on lavapipe (sums leaked from block to block)
+  var part: array<vec4f, TM>;
+  var xi: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xi[i] = (u.xRowOffset + min(r0 + i, u.M - 1u)) * u.K; }
+  let full = u.K / QB;
+  for (var b = 0u; b < full; b++) {
+    if (!PER_CHANNEL) { for (var i = 0u; i < TM; i++) { part[i] = vec4f(0.0); } }
+    for (var t = 0u; t < QB / 4u; t++) {
+      let k = b * QB + t * 4u;
+      let base = k * u.ldw + c4;
+      let a0 = q8x4(wq(base));
+      let a1 = q8x4(wq(base + u.ldw));
+      let a2 = q8x4(wq(base + 2u * u.ldw));
+      let a3 = q8x4(wq(base + 3u * u.ldw));
+      for (var i = 0u; i < TM; i++) {
+        let xv = xv4(xi[i] + k);
+        part[i] += xv.x * a0 + xv.y * a1 + xv.z * a2 + xv.w * a3;
+      }
+    }
+    if (!PER_CHANNEL) { let sc = scale4(b, c4); for (var i = 0u; i < TM; i++) { acc[i] = fma(part[i], sc, acc[i]); } }
+  }
+  if (full * QB < u.K) {
+    if (!PER_CHANNEL) { for (var i = 0u; i < TM; i++) { part[i] = vec4f(0.0); } }
+    for (var k = full * QB; k < u.K; k++) {
+      let a = q8x4(wq(k * u.ldw + c4));
+      for (var i = 0u; i < TM; i++) { part[i] += xs(xi[i] + k) * a; }
+    }
+    if (!PER_CHANNEL) { let sc = scale4(full, c4); for (var i = 0u; i < TM; i++) { acc[i] = fma(part[i], sc, acc[i]); } }
+  }
+  if (PER_CHANNEL) { let sc = scale4(0u, c4); for (var i = 0u; i < TM; i++) { acc[i] = part[i] * sc; } }
+  for (var i = 0u; i < TM; i++) {
+    if (r0 + i < u.M) { store(r0 + i, c4 * 4u, acc[i]); }
+  }
+}
