@@ -18,10 +18,10 @@ const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
 const version = (name: string): string => lock.packages[`node_modules/${name}`].version;
 
 // Budgets: the two default models are ~8.9 MB of the tarball; the browser entry with the chunks it
-// imports (every kernel's WGSL inlined) is ~60 KB gzipped today.
+// imports (every kernel's WGSL inlined) is ~100 KB gzipped today (conversations, split attention, the Keras readers, q8).
 const TARBALL_BYTES = 10 * 2 ** 20;
 const TARBALL_FILES = 120;
-const BROWSER_GZIP_BYTES = 100 * 1024;
+const BROWSER_GZIP_BYTES = 128 * 1024;
 
 describe('the packed package, installed in an empty project', () => {
   let dir: string;
