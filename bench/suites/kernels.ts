@@ -12,7 +12,7 @@ import { layerNorm } from '../../src/kernels/layernorm.js';
 import { matmul } from '../../src/kernels/matmul/index.js';
 import { sample, samplerMeta } from '../../src/kernels/sample.js';
 import { ChunkedTensor } from '../../src/runtime/chunked.js';
-import { f16ArrayToF32, f16BitsToF32, f32ArrayToF16, f32ToF16Bits } from '../../src/runtime/half.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/half.js';
 import { dequantizeQ8, Q8Tensor, quantizeQ8, type Q8Matrix } from '../../src/runtime/q8.js';
 import { grid1d } from '../../src/runtime/plan.js';
 import type { Kernel } from '../../src/runtime/pipelines.js';
@@ -142,13 +142,7 @@ async function matmulCases(ctx: BenchContext): Promise<void> {
       // 8-bit weights (Q8_0: int8 four per word, an f16 scale per 32 values of K), quantized outside the timing
       const [qr, qc, axis] = layout === 'kn' ? [K, N, 0 as const] : [N, K, 1 as const];
       const q8 = quantizeQ8(w, qr, qc, axis, s.name);
-      contenders.push(q8Contender(ctx, 'webgen q8', q8, x, M, layout, positions, {}));
-      if (ctx.variants && (globalThis as any).process?.env?.WEBGEN_Q8_VARIANTS) {
-        contenders.push(
-          q8Contender(ctx, 'webgen q8 per-channel', perChannel(w, qr, qc, axis), x, M, layout, positions, { perChannel: true }),
-        );
-        contenders.push(q8Contender(ctx, 'webgen q8 unpack4xI8', q8, x, M, layout, positions, { unpackBuiltin: true }));
-      }
+      contenders.push(q8Contender(ctx, 'webgen q8', q8, x, M, layout, positions));
       const refNK = (i: number) => matmulAt(x, wNK, K, N, 'nk', Math.floor(i / N), i % N);
       if (s.conv1d)
         contenders.push(...tfOr(ctx, () => tfMatmul(ctx, 'tfjs', x, wKN!, M, K, N, 'kn', (out) => checkSampled(out, positions, refNK))));
@@ -171,7 +165,6 @@ function q8Contender(
   M: number,
   layout: 'kn' | 'nk',
   positions: number[],
-  extra: object,
 ): Contender {
   const [K, N] = q8.axis === 0 ? [q8.rows, q8.cols] : [q8.cols, q8.rows];
   const wq = dequantizeQ8(q8); // [K, N] for axis 0, [N, K] for axis 1
@@ -183,7 +176,7 @@ function q8Contender(
       tx = Tensor.from(ctx.gpu, x, [M, K], 'f32', 'x');
       tw = Q8Tensor.from(ctx.gpu, q8, layout, 'w');
       tout = Tensor.empty(ctx.gpu, [M, N], 'f32', 'out');
-      await matmul(plan, tx, tw, tout, { layout, ...extra });
+      await matmul(plan, tx, tw, tout, { layout });
     },
     {
       check: async () =>
@@ -192,26 +185,6 @@ function q8Contender(
       note: `weights ${layout === 'nk' ? '[N, K]' : '[K, N]'}, int8 four per u32 word, an f16 scale per 32 values of K`,
     },
   );
-}
-
-/** TEMPORARY: per-output-channel int8 (one scale per column), in the Q8_0 layout (every block the same scale). */
-function perChannel(w: Float32Array, rows: number, cols: number, axis: 0 | 1): Q8Matrix {
-  const m = quantizeQ8(w, rows, cols, axis);
-  const [K, N] = axis === 0 ? [rows, cols] : [cols, rows];
-  const at = (n: number, k: number) => (axis === 0 ? k * cols + n : n * cols + k);
-  const KB = Math.ceil(K / 32);
-  for (let n = 0; n < N; n++) {
-    let amax = 0;
-    for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(w[at(n, k)]));
-    const s = f32ToF16Bits(amax / 127);
-    const d = f16BitsToF32(s);
-    for (let k = 0; k < K; k++) {
-      const t = d === 0 ? 0 : w[at(n, k)] / d;
-      m.q[at(n, k)] = Math.max(-127, Math.min(127, t < 0 ? -Math.round(-t) : Math.round(t)));
-    }
-    for (let b = 0; b < KB; b++) m.scales[axis === 0 ? b * cols + n : n * KB + b] = s;
-  }
-  return m;
 }
 
 function tfMatmul(

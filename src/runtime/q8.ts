@@ -41,26 +41,37 @@ export function q8ScaleShape(rows: number, cols: number, axis: 0 | 1): [number, 
   return axis === 0 ? [Math.ceil(rows / Q8_BLOCK), cols] : [rows, Math.ceil(cols / Q8_BLOCK)];
 }
 
-/** Rounds half away from zero (C's roundf, which GGML's quantizer uses). */
-const roundAway = (t: number) => (t < 0 ? -Math.round(-t) : Math.round(t));
+let halfValues: Float32Array | undefined;
+
+/** The f16 bits of the scale of a block whose largest magnitude is `amax`. */
+function blockScale(amax: number, name: string): number {
+  if (!Number.isFinite(amax)) throw new ModelFormatError(`q8: "${name}" holds a value that is not finite; it cannot be quantized`);
+  return f32ToF16Bits(amax / 127);
+}
+
+/** 1 / the value of f16 `bits` (0 for 0): what a block's values are multiplied by. */
+function inverse(bits: number): number {
+  halfValues ??= f16ArrayToF32(Uint16Array.from({ length: 65536 }, (_, i) => i));
+  const d = halfValues[bits];
+  return d === 0 ? 0 : 1 / d;
+}
 
 /**
  * Quantizes a float matrix (rows x cols, row-major) along `axis`. The scale is rounded to f16 first and
  * the values are divided by the rounded scale, so q * scale is the best int8 approximation under the
- * scale that is stored. `name` labels a non-finite value in the error.
+ * scale that is stored; halves round away from zero (C's roundf, which GGML's quantizer uses). `name`
+ * labels a non-finite value in the error.
  */
-export function quantizeQ8(values: ArrayLike<number>, rows: number, cols: number, axis: 0 | 1, name = 'tensor'): Q8Matrix {
+export function quantizeQ8(values: Float32Array, rows: number, cols: number, axis: 0 | 1, name = 'tensor'): Q8Matrix {
   if (values.length !== rows * cols) throw new ModelFormatError(`q8: "${name}" has ${values.length} values, not ${rows} x ${cols}`);
   const q = new Int8Array(rows * cols);
   const [sr, sc] = q8ScaleShape(rows, cols, axis);
   const scales = new Uint16Array(sr * sc);
-  const scaleOf = (amax: number): number => {
-    if (!Number.isFinite(amax)) throw new ModelFormatError(`q8: "${name}" holds a value that is not finite; it cannot be quantized`);
-    return f32ToF16Bits(amax / 127);
-  };
-  const put = (i: number, v: number, inv: number) => {
-    const t = roundAway(v * inv);
-    q[i] = t > 127 ? 127 : t < -127 ? -127 : t;
+  // round(v * inv) half away from zero, clamped to +-127 (a rounded scale may leave the largest at 127.0x)
+  const put = (i: number, inv: number) => {
+    const t = values[i] * inv;
+    const r = t < 0 ? -Math.floor(0.5 - t) : Math.floor(t + 0.5);
+    q[i] = r > 127 ? 127 : r < -127 ? -127 : r;
   };
   if (axis === 1) {
     for (let r = 0; r < rows; r++) {
@@ -68,29 +79,39 @@ export function quantizeQ8(values: ArrayLike<number>, rows: number, cols: number
         const k0 = r * cols + b * Q8_BLOCK;
         const k1 = r * cols + Math.min(cols, (b + 1) * Q8_BLOCK);
         let amax = 0;
-        for (let i = k0; i < k1; i++) amax = Math.max(amax, Math.abs(values[i]));
-        const s = scaleOf(amax);
-        scales[r * sc + b] = s;
-        const d = f16BitsToF32(s);
-        const inv = d === 0 ? 0 : 1 / d;
-        for (let i = k0; i < k1; i++) put(i, values[i], inv);
+        for (let i = k0; i < k1; i++) {
+          const a = Math.abs(values[i]);
+          if (!(a <= amax)) amax = a; // NaN too, for blockScale to refuse
+        }
+        const bits = blockScale(amax, name);
+        scales[r * sc + b] = bits;
+        const inv = inverse(bits);
+        for (let i = k0; i < k1; i++) put(i, inv);
       }
     }
   } else {
-    const amax = new Float64Array(cols);
+    const amax = new Float32Array(cols);
     const inv = new Float64Array(cols);
     for (let b = 0; b < sr; b++) {
       const r0 = b * Q8_BLOCK;
       const r1 = Math.min(rows, r0 + Q8_BLOCK);
       amax.fill(0);
-      for (let r = r0; r < r1; r++) for (let c = 0; c < cols; c++) amax[c] = Math.max(amax[c], Math.abs(values[r * cols + c]));
-      for (let c = 0; c < cols; c++) {
-        const s = scaleOf(amax[c]);
-        scales[b * cols + c] = s;
-        const d = f16BitsToF32(s);
-        inv[c] = d === 0 ? 0 : 1 / d;
+      for (let r = r0; r < r1; r++) {
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) {
+          const a = Math.abs(values[o + c]);
+          if (!(a <= amax[c])) amax[c] = a;
+        }
       }
-      for (let r = r0; r < r1; r++) for (let c = 0; c < cols; c++) put(r * cols + c, values[r * cols + c], inv[c]);
+      for (let c = 0; c < cols; c++) {
+        const bits = blockScale(amax[c], name);
+        scales[b * cols + c] = bits;
+        inv[c] = inverse(bits);
+      }
+      for (let r = r0; r < r1; r++) {
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) put(o + c, inv[c]);
+      }
     }
   }
   return { rows, cols, axis, q, scales };

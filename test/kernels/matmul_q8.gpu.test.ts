@@ -89,6 +89,11 @@ describe('matmul with q8 weights against a float64 CPU reference', () => {
   it('accumulates into out (residual) and reads from a row offset', async () => {
     await runCase(gpu(), { M: 6, K: 96, N: 20, layout: 'kn', axis: 0, bias: true, acc: true, rowOffset: 3 });
     await runCase(gpu(), { M: 1, K: 33, N: 21, layout: 'nk', axis: 1, rowOffset: 4, acc: true });
+    // GEMVs (every row in each invocation): no invocation past the columns may add twice
+    for (const layout of ['kn', 'nk'] as const) {
+      await runCase(gpu(), { M: 1, K: 64, N: 21, layout, axis: 0, bias: true, acc: true });
+      await runCase(gpu(), { M: 2, K: 96, N: 300, layout, axis: 1, acc: true, rowOffset: 1 });
+    }
   });
   it('splits an [N, K] weight over several buffers when it exceeds the binding limit', async () => {
     const g = await Gpu.create({ capLimits: { maxStorageBufferBindingSize: 4096 } });

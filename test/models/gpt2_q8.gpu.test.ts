@@ -68,6 +68,39 @@ describe('GPT-2 with q8 weights', () => {
     });
   }
 
+  it('decoding with the KV cache (the GEMV kernels, 1 and 2 rows) gives the greedy tokens of full forward passes', async () => {
+    for (const [folder, layout] of [
+      ['base', 'nk'],
+      ['odd', 'kn'],
+    ] as const) {
+      const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
+      const prompt = Array.from(golden.ints('greedy_prompt'));
+      const lm = await GPT2.fromSafetensors(loadSafetensors(dir(folder) + 'model.safetensors'), configOf(folder), {
+        dtype: 'q8',
+        gpu: gpu(),
+        layout,
+      });
+      try {
+        const V = lm.config.vocabSize;
+        const want: number[] = [];
+        const ids = [...prompt];
+        for (let i = 0; i < 10; i++) {
+          const logits = (await lm.logits(ids)).subarray((ids.length - 1) * V);
+          let best = 0;
+          for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+          want.push(best);
+          ids.push(best);
+        }
+        const one = await lm.complete(prompt, { maxNewTokens: 10, stopAtEos: false });
+        expect(one.sequences[0].ids, `${folder} q8 greedy`).toEqual(want);
+        const two = await lm.complete(prompt, { maxNewTokens: 10, stopAtEos: false, numReturnSequences: 2 });
+        for (const seq of two.sequences) expect(seq.ids, `${folder} q8 greedy, batch of 2`).toEqual(want);
+      } finally {
+        lm.dispose();
+      }
+    }
+  });
+
   it('a pre-quantized file loads as q8 without the option and gives the logits of quantizing at load, exactly', async () => {
     for (const folder of ['base', 'odd']) {
       const golden = loadSafetensors(dir(folder) + 'golden.safetensors');

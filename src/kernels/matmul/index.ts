@@ -2,9 +2,10 @@
 // Three kernels, one choice (chooseMatmul, which the models and bench/ both call):
 //   scalar.wgsl  any K and N
 //   vec4.wgsl    K % 4 == 0 (and N % 4 == 0 for [K, N]): every load 16 bytes
-//   q8.wgsl      8-bit weights (a Q8Tensor: int8 packed four per word, f16 scales per 32 values of K)
-// Both: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 1 for a
-// GEMV (1-2 rows), 8 with vec4 loads, 4 with scalar ones (register pressure).
+//   q8.wgsl      8-bit weights (a Q8Tensor: int8 packed four per word, f16 scales per 32 values of K),
+//                either layout; its GEMV with [N, K] weights computes 16 columns an invocation
+// All: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 1 for a
+// GEMV (1-2 rows; q8: TM = M), 8 with vec4 loads, 4 with scalar ones (register pressure).
 import scalarTemplate from './scalar.wgsl?raw';
 import vec4Template from './vec4.wgsl?raw';
 import q8Template from './q8.wgsl?raw';
@@ -99,13 +100,48 @@ fn wq4(i: u32) -> vec4u { return vec4u(w[4u * i], w[4u * i + 1u], w[4u * i + 2u]
   for (var j = 0u; j < 4u; j++) { if (k + j < u.K) { v[j] = xs(row + k + j); } }
   return v;
 }\n`;
-  return (
-    x +
-    w +
-    tail +
-    q8Scales(6, '((u.N + 3u) / 4u)') +
-    ((p as any).unpackBuiltin ? 'fn q8x4(v: u32) -> vec4f { return vec4f(unpack4xI8(v)); }\n' : Q8_UNPACK)
-  );
+  return x + w + tail + q8Scales(6, '((u.N + 3u) / 4u)') + Q8_UNPACK;
+}
+
+/**
+ * q8.wgsl's gemv_nk body, unrolled (a loop over arrays of the 16 columns ran 1.5x slower on lavapipe):
+ * 16 weight rows of [N, K] W against TM rows of x, a block of 32 values at a time, then the block that is
+ * not whole.
+ */
+function q8GemvBody(tm: number): string {
+  const J = [...Array(16).keys()];
+  const I = [...Array(tm).keys()];
+  const each = (f: (i: number, j: number) => string) => I.flatMap((i) => J.map((j) => f(i, j)));
+  const lines = [
+    ...J.map((j) => `  let w${j} = min(c0 + ${j}u, u.N - 1u) * rw;`),
+    ...I.map((i) => `  let x${i} = (u.xRowOffset + ${i}u) * u.K;`),
+    ...each((i, j) => `  var a${i}_${j} = 0.0;`),
+    '  let blocks = (u.K + QB - 1u) / QB;',
+    '  for (var b = 0u; b < blocks; b++) {',
+    ...each((i, j) => `    var p${i}_${j} = 0.0;`),
+    '    if (b < full) {',
+    '      for (var h = 0u; h < QB / 16u; h++) {',
+    '        let o = b * (QB / 16u) + h;',
+    ...J.map((j) => `        let q${j} = wq4(w${j} + o);`),
+    '        for (var t = 0u; t < 4u; t++) {',
+    ...I.map((i) => `          let xv${i} = xv4(x${i} + o * 16u + t * 4u);`),
+    ...each((i, j) => `          p${i}_${j} += dot(xv${i}, q8x4(q${j}[t]));`),
+    '        }',
+    '      }',
+    '    } else {',
+    '      for (var k = full * QB; k < u.K; k += 4u) {',
+    ...I.map((i) => `        let xv${i} = xtail(x${i}, k);`),
+    ...each((i, j) => `        p${i}_${j} += dot(xv${i}, q8x4(wq(w${j} * 4u + k / 4u)));`),
+    '      }',
+    '    }',
+    ...[0, 1, 2, 3].map((q) => `    let s${q} = scale4(b, min(c0 / 4u + ${q}u, (u.N + 3u) / 4u - 1u));`),
+    ...each((i, j) => `    a${i}_${j} = fma(p${i}_${j}, s${j >> 2}[${j & 3}], a${i}_${j});`),
+    '  }',
+    ...I.flatMap((i) =>
+      [0, 1, 2, 3].map((q) => `  store(${i}u, c0 + ${4 * q}u, vec4f(${[0, 1, 2, 3].map((k) => `a${i}_${4 * q + k}`).join(', ')}));`),
+    ),
+  ];
+  return lines.join('\n');
 }
 
 export const matmulKernel: Kernel<MatmulParams> = {
@@ -113,11 +149,12 @@ export const matmulKernel: Kernel<MatmulParams> = {
   source: (p) =>
     p.weight === 'q8'
       ? fill(q8Template, {
+          GEMV_BODY: q8GemvBody(Math.min(p.rowsPerInvocation, 2)),
           PRELUDE:
             `${META_Q8.declare(0, 'u')}\n` +
             q8Prelude(p) +
             epilogueWgsl(p, 3, 'u.ldy') +
-            `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\nconst PER_CHANNEL: bool = ${!!(p as any).perChannel};\n` +
+            `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
             STORE,
         })
       : fill(p.vec4 ? vec4Template : scalarTemplate, {
@@ -154,7 +191,8 @@ export interface MatmulVariant {
  * per invocation, and how f16 weights are read. 'auto' reads f16 packed (u32 pairs and
  * unpack2x16float) for a GEMV (1-2 rows) on a software adapter even with shader-f16: lavapipe issues a
  * load per lane and 32-bit word, so packed halves a GEMV's loads (1.2-1.45x faster decode matmuls,
- * bench/RESULTS.md); native elsewhere. Without shader-f16, always packed.
+ * bench/RESULTS.md); native elsewhere. Without shader-f16, always packed. q8 weights: x read as vec4f
+ * when K % 4 == 0, and a GEMV's invocations compute all of its 1-2 rows (TM = M).
  */
 export function chooseMatmul(
   gpu: Gpu,
@@ -263,8 +301,6 @@ async function matmulQ8(
     accumulate: !!opts.accumulate,
     workgroupSize,
     ...variant,
-    ...((opts as any).perChannel ? { perChannel: true } : {}),
-    ...((opts as any).unpackBuiltin ? { unpackBuiltin: true } : {}),
   };
   for (const chunk of w.chunks) {
     const n = layout === 'kn' ? N : chunk.rows;
