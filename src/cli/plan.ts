@@ -10,14 +10,14 @@ import { GPT2_SHAPES, gpt2Config, randomGPT2 } from '../testing/index.js';
 
 export const PLAN_USAGE = `  plan                            the dispatches of a GPT-2 decode step (or prefill) and their cost
       --model DIR | --shape ${Object.keys(GPT2_SHAPES).join('|')}   (default --shape gpt2, random weights)
-      --dtype f32|f16  --batch B (1)  --context N (128: the step's position)  --prompt T (a prefill of T tokens)
+      --dtype f32|f16|q8  --batch B (1)  --context N (128: the step's position)  --prompt T (a prefill of T tokens)
       --kernels auto|gpu|software     the kernel shapes to record (default auto: by the adapter)
       --bandwidth GB/s (4800)  --dispatch-us US (5)  --json`;
 
 /** Bytes a token must read at least: every weight matrix once (the tied head too), one wpe row, the KV cache to `context`. */
-export function minimumBytes(c: GPT2Config, dtype: 'f32' | 'f16', batch: number, context: number): number {
+export function minimumBytes(c: GPT2Config, dtype: 'f32' | 'f16' | 'q8', batch: number, context: number): number {
   const { nLayer: L, nEmbd: C, nInner: F, vocabSize: V } = c;
-  const matrices = (V * C + L * (C * 3 * C + C * C + C * F + F * C)) * (dtype === 'f16' ? 2 : 4);
+  const matrices = (V * C + L * (C * 3 * C + C * C + C * F + F * C)) * (dtype === 'f16' ? 2 : dtype === 'q8' ? 1 + 2 / 32 : 4); // q8: an int8 and 1/32 of an f16 scale
   const vectors = (L * (4 * C + 3 * C + C + F + C) + 2 * C + C) * 4;
   return matrices + vectors + batch * 2 * L * context * C * 4;
 }
@@ -50,8 +50,8 @@ export async function runPlan(args: string[]): Promise<number> {
     if (!(n > 0) || !Number.isFinite(n)) throw new OptionError(`--${name} must be a number > 0, got "${s}"`);
     return n;
   };
-  const dtype = (v.dtype ?? 'f32') as 'f32' | 'f16';
-  if (dtype !== 'f32' && dtype !== 'f16') throw new OptionError(`--dtype must be f32 or f16, got "${v.dtype}"`);
+  const dtype = (v.dtype ?? 'f32') as 'f32' | 'f16' | 'q8';
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8') throw new OptionError(`--dtype must be f32, f16 or q8, got "${v.dtype}"`);
   const kernels = (v.kernels ?? 'auto') as 'auto' | 'gpu' | 'software';
   if (!['auto', 'gpu', 'software'].includes(kernels)) throw new OptionError(`--kernels must be auto, gpu or software, got "${v.kernels}"`);
   const batch = int('batch', 1, 1);

@@ -16,7 +16,7 @@
 //                    neighbouring columns at one block are one 8-byte load.
 import { LimitError, ModelFormatError } from '../errors.js';
 import type { Gpu } from './device.js';
-import { f16ArrayToF32, f16BitsToF32, f32ToF16Bits } from './half.js';
+import { f16ArrayToF32, f32ToF16Bits } from './half.js';
 import { Tensor } from './tensor.js';
 
 /** Values per scale along the reduction axis. */
@@ -49,11 +49,10 @@ function blockScale(amax: number, name: string): number {
   return f32ToF16Bits(amax / 127);
 }
 
-/** 1 / the value of f16 `bits` (0 for 0): what a block's values are multiplied by. */
-function inverse(bits: number): number {
+/** The value of f16 `bits` (through a table: one lookup per block). */
+function halfValue(bits: number): number {
   halfValues ??= f16ArrayToF32(Uint16Array.from({ length: 65536 }, (_, i) => i));
-  const d = halfValues[bits];
-  return d === 0 ? 0 : 1 / d;
+  return halfValues[bits];
 }
 
 /**
@@ -67,9 +66,10 @@ export function quantizeQ8(values: Float32Array, rows: number, cols: number, axi
   const q = new Int8Array(rows * cols);
   const [sr, sc] = q8ScaleShape(rows, cols, axis);
   const scales = new Uint16Array(sr * sc);
-  // round(v * inv) half away from zero, clamped to +-127 (a rounded scale may leave the largest at 127.0x)
-  const put = (i: number, inv: number) => {
-    const t = values[i] * inv;
+  // round(v / d) half away from zero, clamped to +-127 (a rounded scale may leave the largest at 127.0x);
+  // a zero scale (a block of zeros) gives zeros
+  const put = (i: number, d: number) => {
+    const t = d === 0 ? 0 : values[i] / d;
     const r = t < 0 ? -Math.floor(0.5 - t) : Math.floor(t + 0.5);
     q[i] = r > 127 ? 127 : r < -127 ? -127 : r;
   };
@@ -81,17 +81,17 @@ export function quantizeQ8(values: Float32Array, rows: number, cols: number, axi
         let amax = 0;
         for (let i = k0; i < k1; i++) {
           const a = Math.abs(values[i]);
-          if (!(a <= amax)) amax = a; // NaN too, for blockScale to refuse
+          if (a > amax || a !== a) amax = a; // a NaN stays, for blockScale to refuse
         }
         const bits = blockScale(amax, name);
         scales[r * sc + b] = bits;
-        const inv = inverse(bits);
-        for (let i = k0; i < k1; i++) put(i, inv);
+        const d = halfValue(bits);
+        for (let i = k0; i < k1; i++) put(i, d);
       }
     }
   } else {
     const amax = new Float32Array(cols);
-    const inv = new Float64Array(cols);
+    const d = new Float64Array(cols);
     for (let b = 0; b < sr; b++) {
       const r0 = b * Q8_BLOCK;
       const r1 = Math.min(rows, r0 + Q8_BLOCK);
@@ -100,17 +100,17 @@ export function quantizeQ8(values: Float32Array, rows: number, cols: number, axi
         const o = r * cols;
         for (let c = 0; c < cols; c++) {
           const a = Math.abs(values[o + c]);
-          if (!(a <= amax[c])) amax[c] = a;
+          if (a > amax[c] || a !== a) amax[c] = a;
         }
       }
       for (let c = 0; c < cols; c++) {
         const bits = blockScale(amax[c], name);
         scales[b * cols + c] = bits;
-        inv[c] = inverse(bits);
+        d[c] = halfValue(bits);
       }
       for (let r = r0; r < r1; r++) {
         const o = r * cols;
-        for (let c = 0; c < cols; c++) put(o + c, inv[c]);
+        for (let c = 0; c < cols; c++) put(o + c, d[c]);
       }
     }
   }

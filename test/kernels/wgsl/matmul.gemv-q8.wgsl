@@ -125,9 +125,9 @@ fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 
 // A GEMV with [N, K] weights (TM == M <= 2): each invocation computes 16 columns (four groups of four
 // rows of W) of every row, so each step has sixteen 16-byte loads in flight. lavapipe loads per lane and
-// is bound by their latency: with four columns an invocation, as main_nk, the q8 GEMV took 0.75x the f32
-// GEMV's time; with 16, 0.5x (bench/, GPT-2 124M's shapes). Dispatched with workgroups of 16, so even
-// 768 columns make three workgroups for two CPU cores.
+// waits on them: with four columns an invocation, as main_nk, the q8 GEMV took 0.72-0.85x the f32 GEMV's
+// time at GPT-2 124M's shapes, with 16 0.4-0.55x (32 spill registers: slower again). Workgroups of 16, so
+// even 768 columns make three workgroups for two CPU cores.
 @compute @workgroup_size(WG)
 fn gemv_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let g = gid.x + gid.y * nwg.x * WG;
