@@ -10,8 +10,10 @@ import { GPT2_SHAPES, gpt2Config, randomGPT2 } from '../testing/index.js';
 
 export const PLAN_USAGE = `  plan                            the dispatches of a GPT-2 decode step (or prefill) and their cost
       --model DIR | --shape ${Object.keys(GPT2_SHAPES).join('|')}   (default --shape gpt2, random weights)
+      --layers L                      with --shape: only L blocks (each block's dispatches are the same)
       --dtype f32|f16|q8  --batch B (1)  --context N (128: the step's position)  --prompt T (a prefill of T tokens)
       --kernels auto|gpu|software     the kernel shapes to record (default auto: by the adapter)
+      --layout auto|kn|nk             the matrices' layout (default auto: nk)
       --bandwidth GB/s (4800)  --dispatch-us US (5)  --json`;
 
 /** Bytes a token must read at least: every weight matrix once (the tied head too), one wpe row, the KV cache to `context`. */
@@ -33,6 +35,8 @@ export async function runPlan(args: string[]): Promise<number> {
       context: { type: 'string' },
       prompt: { type: 'string' },
       kernels: { type: 'string' },
+      layout: { type: 'string' },
+      layers: { type: 'string' },
       bandwidth: { type: 'string' },
       'dispatch-us': { type: 'string' },
       json: { type: 'boolean' },
@@ -54,21 +58,25 @@ export async function runPlan(args: string[]): Promise<number> {
   if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8') throw new OptionError(`--dtype must be f32, f16 or q8, got "${v.dtype}"`);
   const kernels = (v.kernels ?? 'auto') as 'auto' | 'gpu' | 'software';
   if (!['auto', 'gpu', 'software'].includes(kernels)) throw new OptionError(`--kernels must be auto, gpu or software, got "${v.kernels}"`);
+  const layout = (v.layout ?? 'auto') as 'auto' | 'kn' | 'nk';
+  if (!['auto', 'kn', 'nk'].includes(layout)) throw new OptionError(`--layout must be auto, kn or nk, got "${v.layout}"`);
   const batch = int('batch', 1, 1);
   const context = int('context', 128, 0);
   const prompt = v.prompt === undefined ? undefined : int('prompt', 1, 1);
   const cost = { bandwidthGBs: positive('bandwidth', 4800), dispatchUs: positive('dispatch-us', 5) };
   if (v.model !== undefined && v.shape !== undefined) throw new OptionError('give --model or --shape, not both');
+  if (v.model !== undefined && v.layers !== undefined) throw new OptionError('--layers goes with --shape, not --model');
   let lm: GPT2;
   let name: string;
   if (v.model !== undefined) {
-    lm = await GPT2.load(v.model, { dtype, kernels });
+    lm = await GPT2.load(v.model, { dtype, kernels, layout });
     name = v.model;
   } else {
     const shape = v.shape ?? 'gpt2';
     if (!(shape in GPT2_SHAPES)) throw new OptionError(`--shape must be one of ${Object.keys(GPT2_SHAPES).join(', ')}, got "${shape}"`);
-    const config = gpt2Config(shape as keyof typeof GPT2_SHAPES);
-    lm = await GPT2.fromSafetensors(randomGPT2(config), config, { dtype, kernels });
+    const layers = v.layers === undefined ? undefined : int('layers', 1, 1);
+    const config = gpt2Config(shape as keyof typeof GPT2_SHAPES, layers === undefined ? {} : { nLayer: layers });
+    lm = await GPT2.fromSafetensors(randomGPT2(config), config, { dtype, kernels, layout });
     name = `${shape} (random weights)`;
   }
   try {
@@ -88,6 +96,7 @@ export async function runPlan(args: string[]): Promise<number> {
           model: name,
           dtype,
           kernels: lm.kernels,
+          layout: lm.layout,
           adapter: lm.gpu.adapter.description,
           what,
           cost,
@@ -97,7 +106,9 @@ export async function runPlan(args: string[]): Promise<number> {
       );
       return 0;
     }
-    console.log(`${name}, ${dtype} weights, ${lm.kernels} kernel shapes (adapter: ${lm.gpu.adapter.description || 'unnamed'}): ${what}`);
+    console.log(
+      `${name}, ${dtype} weights [${lm.layout}], ${lm.kernels} kernel shapes (adapter: ${lm.gpu.adapter.description || 'unnamed'}): ${what}`,
+    );
     console.log(formatPlanReport(r));
     const minUs = min / (cost.bandwidthGBs * 1e3);
     console.log(

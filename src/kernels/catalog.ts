@@ -9,7 +9,7 @@ import { embeddingKernel } from './embedding.js';
 import { epilogueParams } from './epilogue.js';
 import { kvStoreKernel } from './kv_store.js';
 import { layerNormKernel } from './layernorm.js';
-import { matmulKernel, type MatmulParams } from './matmul/index.js';
+import { matmulGemvKernel, matmulKernel, matmulTiledKernel, type MatmulParams } from './matmul/index.js';
 import { sampleKernel } from './sample.js';
 import { scaleShiftKernel } from './scale_shift.js';
 import { OptionError } from '../errors.js';
@@ -32,6 +32,8 @@ const matmul = (p: Partial<MatmulParams>): MatmulParams => ({
   workgroupSize: 64,
   ...p,
 });
+/** tiled.wgsl's params as chooseMatmul gives them: 4 x 4 outputs an invocation, 256 invocations. */
+const tiled = (p: Partial<MatmulParams>): MatmulParams => matmul({ rowsPerInvocation: 4, workgroupSize: 256, ...p });
 const conv = (p: Partial<ConvTransposeParams>): ConvTransposeParams => ({ ...none, path: 'vec', cg: 2, xVec: true, wg: 64, ...p });
 
 export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
@@ -64,6 +66,26 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
       // 8-bit weights: a decode projection ([N, K], a GEMV) and a prefill MLP ([K, N], GELU)
       'gemv-q8': matmul({ weight: 'q8', bias: true }),
       'prefill-q8-gelu': matmul({ layout: 'kn', weight: 'q8', bias: true, act1: 'gelu_tanh', rowsPerInvocation: 8 }),
+    },
+  },
+  // the GPU-shaped GEMV (a workgroup shares each reduction over K): GPT-2's QKV projection with its layer
+  // norm inside, a residual projection over q8 weights for a batch of two, the MLP in f16 with GELU
+  matmul_gemv: {
+    kernel: matmulGemvKernel,
+    examples: {
+      'decode-f32-norm': matmul({ bias: true, normEps: 1e-5 }),
+      'decode-q8-residual': matmul({ weight: 'q8', bias: true, accumulate: true, rowsPerInvocation: 2 }),
+      'decode-f16-packed-gelu-kn': matmul({ layout: 'kn', weight: 'f16packed', bias: true, act1: 'gelu_tanh' }),
+    },
+  },
+  // the GPU-shaped prefill (workgroup-shared 64 x 64 tiles): GPT-2's MLP with GELU, a residual projection
+  // with ragged rows of W, and the LM head over q8 wte
+  matmul_tiled: {
+    kernel: matmulTiledKernel,
+    examples: {
+      'prefill-f16-gelu': tiled({ layout: 'kn', weight: 'f16', bias: true, act1: 'gelu_tanh' }),
+      'ragged-f16-packed-residual': tiled({ layout: 'kn', weight: 'f16packed', vec4: false, bias: true, accumulate: true }),
+      'head-q8': tiled({ weight: 'q8', vec4: false }),
     },
   },
   conv_transpose2d: {

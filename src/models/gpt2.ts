@@ -82,10 +82,12 @@ export interface GPT2Options {
   /** For a hub id: the hub's address (default https://huggingface.co). */
   hubHost?: string;
   /**
-   * How the Conv1D matrices are laid out on the GPU: 'kn' as stored ([in, out]: neighbouring
-   * invocations read neighbouring columns, which GPUs coalesce), 'nk' transposed at load ([out, in]:
-   * each invocation streams its own rows, 2-3x faster on CPU adapters, measured on lavapipe and
-   * SwiftShader). 'auto' (default): 'nk' on software adapters, 'kn' elsewhere.
+   * How the Conv1D matrices are laid out on the GPU: 'kn' as stored ([in, out]), or 'nk' transposed at
+   * load ([out, in]). 'auto' (default) is 'nk' on every adapter: on CPU adapters each invocation streams
+   * its own rows (2-3x faster than 'kn', measured on lavapipe and SwiftShader); with the GPU shapes
+   * (`kernels`) a decode GEMV's workgroup reads whole rows, neighbouring invocations neighbouring bytes,
+   * four columns a workgroup (192 workgroups for a 768-column matrix; 'kn' reads a row's columns in
+   * groups of 32 bytes and launches half as many, a quarter with q8), and the tiled prefill reads either.
    */
   layout?: 'auto' | 'kn' | 'nk';
   /**
@@ -224,9 +226,9 @@ function resolveKernels(options: GPT2Options, gpu: Gpu): 'gpu' | 'software' {
   return k === 'auto' ? (gpu.isSoftware ? 'software' : 'gpu') : k;
 }
 
-/** The Conv1D matrices' layout on this device: 'auto' is 'nk' on software adapters, 'kn' on GPUs. */
-function resolveLayout(options: GPT2Options, gpu: Gpu): 'kn' | 'nk' {
-  return options.layout === undefined || options.layout === 'auto' ? (gpu.isSoftware ? 'nk' : 'kn') : options.layout;
+/** The Conv1D matrices' layout: 'auto' is 'nk' (see GPT2Options.layout). */
+function resolveLayout(options: GPT2Options): 'kn' | 'nk' {
+  return options.layout === undefined || options.layout === 'auto' ? 'nk' : options.layout;
 }
 
 export class GPT2 {
@@ -389,9 +391,16 @@ export class GPT2 {
       checkIds: (ids) => this.checkIds(ids),
       recordForward: async (plan, o) => {
         const acts = this.activations(Math.max(o.rows, o.batch));
-        await this.recordForward(plan, acts, this.cache(o.batch, o.cache), o.rows, this.config.nLayer, true, o.copies, o.ids);
-        // logits: [headRows, V]
-        await matmul(plan, acts.h, this.weights.head, o.logits, { layout: 'nk', xRowOffset: o.headRow, rows: o.headRows });
+        await this.recordForward(plan, acts, this.cache(o.batch, o.cache), o.rows, this.config.nLayer, false, o.copies, o.ids);
+        // logits = LayerNorm_f(x) . wte^T of the head rows: [headRows, V]
+        const [gamma, beta] = this.weights.lnf;
+        await matmul(plan, acts.x, this.weights.head, o.logits, {
+          layout: 'nk',
+          xRowOffset: o.headRow,
+          rows: o.headRows,
+          shape: this.kernelShapes,
+          norm: { gamma, beta, eps: this.config.layerNormEpsilon, out: acts.h },
+        });
       },
       onInvalidate: (listener) => this.invalidated.add(listener),
       releaseCache: (name) => this.releaseCache(name),
@@ -482,7 +491,7 @@ export class GPT2 {
       opened = await openSource(file, read);
       gpu = await gpuReady;
       const g = gpu;
-      const layout = resolveLayout(options, g);
+      const layout = resolveLayout(options);
       const cfg = await config;
       let plan!: ReturnType<typeof planWeights>;
       let uploaded = 0;
@@ -562,7 +571,7 @@ export class GPT2 {
     checkLayout(options);
     const gpu = options.gpu ?? (await Gpu.create(options.gpuOptions));
     const made: { dispose(): void }[] = [];
-    const layout = resolveLayout(options, gpu);
+    const layout = resolveLayout(options);
     try {
       checkFits(gpu, config, dtype, st.fileName); // before anything is allocated
       const watch = gpu.watchMemory();
@@ -600,7 +609,7 @@ export class GPT2 {
       for (let r0 = 0; r0 < T; r0 += blockRows) {
         const rows = Math.min(blockRows, T - r0);
         const head = new Plan(this.gpu, 'gpt2.head');
-        await matmul(head, acts.h, this.weights.head, block, { layout: 'nk', xRowOffset: r0, rows });
+        await matmul(head, acts.h, this.weights.head, block, { layout: 'nk', xRowOffset: r0, rows, shape: this.kernelShapes });
         head.submit();
         head.dispose();
         out.set(new Float32Array(await this.gpu.read(block.buffer, rows * V * 4)), r0 * V);
@@ -650,25 +659,26 @@ export class GPT2 {
     const { x, h, qkv, a, f } = acts;
     const act = ACT[this.config.activation];
     const layout = w.layout;
+    const shape = this.kernelShapes;
     // one row per sequence (a decode step): attention split over the context on GPUs, storing the
     // rows' keys and values itself
     const decode = rows === cache[0].k.shape[0] && copies === 1;
     const split = chooseAttention({ isSoftware: this.kernelShapes === 'software' }, { decode }) === 'split';
+    const norm = ([gamma, beta]: readonly [Tensor, Tensor]) => ({ gamma, beta, eps, out: h });
     await embedding(plan, ids, w.wte, w.wpe, this.step, x, rows); // x: [R, C]
     for (let l = 0; l < layers; l++) {
       const b = w.blocks[l];
-      await layerNorm(plan, x, ...b.ln1, h, eps, rows); // h: [R, C]
-      await matmul(plan, h, b.attnW, qkv, { layout, bias: b.attnB, rows }); // qkv: [R, 3C]
+      // qkv = LayerNorm(x) Wqkv (the norm inside the GEMV on GPU shapes, else into h first): [R, 3C]
+      await matmul(plan, x, b.attnW, qkv, { layout, bias: b.attnB, rows, shape, norm: norm(b.ln1) });
       if (split) {
         await attention(plan, qkv, cache[l], this.step, a, rows, nHead, { variant: 'split' }); // a: [R, C]; k, v -> cache
       } else {
         await kvStore(plan, qkv, cache[l], this.step, rows, this.config.nEmbd, copies); // k, v -> cache [B, P, C]
         await attention(plan, qkv, cache[l], this.step, a, rows, nHead); // a: [R, C]
       }
-      await matmul(plan, a, b.projW, x, { layout, bias: b.projB, accumulate: true, rows }); // x += a Wo
-      await layerNorm(plan, x, ...b.ln2, h, eps, rows); // h: [R, C]
-      await matmul(plan, h, b.fcW, f, { layout, bias: b.fcB, act, rows }); // f: [R, 4C]
-      await matmul(plan, f, b.fcProjW, x, { layout, bias: b.fcProjB, accumulate: true, rows }); // x += f Wp
+      await matmul(plan, a, b.projW, x, { layout, bias: b.projB, accumulate: true, rows, shape }); // x += a Wo
+      await matmul(plan, x, b.fcW, f, { layout, bias: b.fcB, act, rows, shape, norm: norm(b.ln2) }); // f = act(LayerNorm(x) Wfc): [R, 4C]
+      await matmul(plan, f, b.fcProjW, x, { layout, bias: b.fcProjB, accumulate: true, rows, shape }); // x += f Wp
     }
     if (finalNorm && layers === this.config.nLayer) await layerNorm(plan, x, ...w.lnf, h, eps, rows); // h: [R, C]
   }

@@ -105,22 +105,46 @@ describe('webgen CLI', () => {
   it("plan lists a decode step's dispatches with their workgroups and bytes, for both kernel shapes", async () => {
     const config = JSON.parse(readFileSync(`${FIXTURES}gpt2/base/config.json`, 'utf8'));
     const L = config.n_layer;
-    for (const [kernels, perLayer] of [
-      ['software', ['layernorm', 'matmul', 'kv_store', 'attention', 'matmul', 'layernorm', 'matmul', 'matmul']],
-      ['gpu', ['layernorm', 'matmul', 'attention_split', 'attention_combine', 'matmul', 'layernorm', 'matmul', 'matmul']],
+    // GPU shapes: the layer norms inside the GEMVs that read them (matmul's norm), the final one in the head's
+    for (const [kernels, perLayer, head] of [
+      ['software', ['layernorm', 'matmul', 'kv_store', 'attention', 'matmul', 'layernorm', 'matmul', 'matmul'], 3],
+      ['gpu', ['matmul', 'attention_split', 'attention_combine', 'matmul', 'matmul', 'matmul'], 2],
     ] as const) {
       const { stdout } = await webgen('plan', '--model', `${FIXTURES}gpt2/base`, '--kernels', kernels, '--context', '10', '--json');
       const r = JSON.parse(stdout);
       expect(r.kernels).toBe(kernels);
       const names = r.rows.map((d: { kernel: string }) => d.kernel);
       expect(names.slice(1, 1 + perLayer.length).map((k: string) => k.replace(/^matmul.*/, 'matmul'))).toEqual(perLayer);
-      expect(r.dispatches).toBe(1 + perLayer.length * L + 1 + 1 + 1); // embedding, layers, final norm, head, sampler
+      expect(r.dispatches).toBe(1 + perLayer.length * L + head); // embedding, layers, (final norm), head, sampler
       // every weight matrix is read once: the matmuls' reads cover the minimum's matrices
       const matmulReads = r.rows
         .filter((d: { kernel: string }) => d.kernel.startsWith('matmul'))
         .reduce((n: number, d: { reads: number }) => n + d.reads, 0);
       expect(matmulReads).toBeGreaterThan(0.95 * r.minimumBytes - 2 * L * 11 * config.n_embd * 4);
       for (const d of r.rows) expect(d.workgroups * d.workgroupSize).toBe(d.invocations);
+    }
+  });
+
+  // The parallelism rule of the GPU shapes, on GPT-2 124M's shapes (one block: each block's dispatches are
+  // the same), decode steps at contexts 128 and 1023, f32 and q8: every dispatch that reads >= 1 MB
+  // launches at least 132 workgroups (one per multiprocessor of an H200, the largest GPU webgen targets:
+  // fewer leaves multiprocessors idle while one workgroup walks its share) of >= 64 invocations (two
+  // 32-wide SIMD groups, so a multiprocessor has loads of one to run while the other's wait), and a step
+  // is <= 6 dispatches a block and a single-digit count for embedding, head and sampling.
+  it('plan: the GPU shapes keep the parallelism rule and the dispatch count on GPT-2 124M shapes', async () => {
+    for (const dtype of ['f32', 'q8']) {
+      for (const context of ['128', '1023']) {
+        const args = ['--shape', 'gpt2', '--layers', '1', '--kernels', 'gpu', '--dtype', dtype, '--context', context, '--json'];
+        const r = JSON.parse((await webgen('plan', ...args)).stdout);
+        const block = r.rows.filter((d: { label: string }) => !/wte|embedding|sample|ln_f/.test(d.label));
+        expect(block.length, `${dtype} ${context}: a block`).toBeLessThanOrEqual(6);
+        expect(r.dispatches - block.length, `${dtype} ${context}: embedding, head, sampling`).toBeLessThanOrEqual(9);
+        for (const d of r.rows as { label: string; reads: number; workgroups: number; workgroupSize: number }[]) {
+          if (d.reads < 1e6) continue;
+          expect(d.workgroups, `${d.label} (${dtype}, context ${context})`).toBeGreaterThanOrEqual(132);
+          expect(d.workgroupSize, d.label).toBeGreaterThanOrEqual(64);
+        }
+      }
     }
   });
 

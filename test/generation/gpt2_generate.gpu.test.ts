@@ -157,13 +157,14 @@ describe('GPT-2 generation on the GPU', () => {
     });
   }
 
-  for (const [folder, file, dtype, variant] of [
-    ['base', 'model.safetensors', 'f32', 'f32'],
-    ['odd', 'model-f16.safetensors', 'f16', 'f16'],
+  for (const [folder, file, dtype, variant, layout] of [
+    ['base', 'model.safetensors', 'f32', 'f32', 'auto'],
+    ['odd', 'model-f16.safetensors', 'f16', 'f16', 'auto'],
+    ['base', 'model.safetensors', 'f32', 'f32', 'kn'], // the layout GPUs get: gemv.wgsl's gemv_kn
   ] as const) {
-    it(`the GPU kernel shapes (kernels: 'gpu'): greedy continuation of ${folder}/${file} equals PyTorch's`, async () => {
+    it(`the GPU kernel shapes (kernels: 'gpu', layout ${layout}): greedy continuation of ${folder}/${file} equals PyTorch's`, async () => {
       const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
-      const lm = await load(gpu(), folder, file, dtype, 'auto', 'gpu');
+      const lm = await load(gpu(), folder, file, dtype, layout, 'gpu');
       try {
         expect(lm.kernels).toBe('gpu');
         const prompt = Array.from(golden.ints('greedy_prompt'));

@@ -69,9 +69,11 @@ describe('GPT-2 with q8 weights', () => {
   }
 
   it('decoding with the KV cache (the GEMV kernels, 1 and 2 rows) gives the greedy tokens of full forward passes', async () => {
-    for (const [folder, layout] of [
-      ['base', 'nk'],
-      ['odd', 'kn'],
+    for (const [folder, layout, kernels] of [
+      ['base', 'nk', 'software'],
+      ['odd', 'kn', 'software'],
+      ['base', 'nk', 'gpu'], // gemv.wgsl's gemv_nk
+      ['odd', 'kn', 'gpu'], // gemv_kn
     ] as const) {
       const golden = loadSafetensors(dir(folder) + 'golden.safetensors');
       const prompt = Array.from(golden.ints('greedy_prompt'));
@@ -79,6 +81,7 @@ describe('GPT-2 with q8 weights', () => {
         dtype: 'q8',
         gpu: gpu(),
         layout,
+        kernels,
       });
       try {
         const V = lm.config.vocabSize;
@@ -92,7 +95,7 @@ describe('GPT-2 with q8 weights', () => {
           ids.push(best);
         }
         const one = await lm.complete(prompt, { maxNewTokens: 10, stopAtEos: false });
-        expect(one.sequences[0].ids, `${folder} q8 greedy`).toEqual(want);
+        expect(one.sequences[0].ids, `${folder} ${layout} ${kernels} q8 greedy`).toEqual(want);
         const two = await lm.complete(prompt, { maxNewTokens: 10, stopAtEos: false, numReturnSequences: 2 });
         for (const seq of two.sequences) expect(seq.ids, `${folder} q8 greedy, batch of 2`).toEqual(want);
       } finally {

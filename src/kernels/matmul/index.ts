@@ -1,14 +1,22 @@
-// matmul: y[M, N] = epilogue(x[M, K] . W) (+ y), W [K, N] or [N, K], f32 or f16 (native or packed).
-// Three kernels, one choice (chooseMatmul, which the models and bench/ both call):
+// matmul: y[M, N] = epilogue(x[M, K] . W) (+ y), W [K, N] or [N, K], f32, f16 (native or packed) or q8.
+// Five kernels, one choice (chooseMatmul, which the models and bench/ both call):
 //   scalar.wgsl  any K and N
 //   vec4.wgsl    K % 4 == 0 (and N % 4 == 0 for [K, N]): every load 16 bytes
 //   q8.wgsl      8-bit weights (a Q8Tensor: int8 packed four per word, f16 scales per 32 values of K),
 //                either layout; its GEMV with [N, K] weights computes 16 columns an invocation
-// All: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 1 for a
-// GEMV (1-2 rows; q8: TM = M), 8 with vec4 loads, 4 with scalar ones (register pressure).
+// These: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 1 for a
+// GEMV (1-2 rows; q8: TM = M), 8 with vec4 loads, 4 with scalar ones (register pressure): the shapes
+// that suit a CPU adapter (shape 'software'). For GPUs (shape 'gpu'):
+//   gemv.wgsl    1-2 rows (a decode step), K % 4 == 0, any weight format, either layout: the reduction
+//                over K shared by a workgroup, neighbouring invocations reading neighbouring bytes of W;
+//                it can normalize x as it reads it (the `norm` option: a layer norm with no dispatch)
+//   tiled.wgsl   more rows (a prefill), any sizes and weight format, either layout: 64 x 64 tiles of y,
+//                the slices of x and W they need copied to workgroup memory 16 values of K at a time
 import scalarTemplate from './scalar.wgsl?raw';
 import vec4Template from './vec4.wgsl?raw';
 import q8Template from './q8.wgsl?raw';
+import gemvTemplate from './gemv.wgsl?raw';
+import tiledTemplate from './tiled.wgsl?raw';
 import { LimitError, OptionError } from '../../errors.js';
 import { ChunkedTensor } from '../../runtime/chunked.js';
 import type { Gpu } from '../../runtime/device.js';
@@ -17,8 +25,9 @@ import type { Kernel } from '../../runtime/pipelines.js';
 import { Q8Tensor } from '../../runtime/q8.js';
 import type { DType, Tensor } from '../../runtime/tensor.js';
 import { checkEpilogue, epilogueBindings, epilogueParams, epilogueWgsl, type Epilogue, type EpilogueParams } from '../epilogue.js';
+import { layerNorm } from '../layernorm.js';
 import { uniformStruct } from '../uniform.js';
-import { enables, fill, Q8_UNPACK, q8Scales, weightAccess, weightFormat, type WeightFormat } from '../wgsl.js';
+import { enables, f32Literal, fill, Q8_UNPACK, q8Scales, weightAccess, weightFormat, type WeightFormat } from '../wgsl.js';
 
 const META = uniformStruct('Meta', {
   M: 'u32', // rows of x used
@@ -48,6 +57,8 @@ export type MatmulParams = EpilogueParams & {
   readonly vec4: boolean;
   readonly rowsPerInvocation: number;
   readonly workgroupSize: number;
+  /** gemv.wgsl: x is normalized as it is read (matmul's `norm`), with this epsilon; -1: not. */
+  readonly normEps?: number;
 };
 
 /** W at binding 2 as whole vec4s, read by `w4(i)` (the i-th vec4). */
@@ -177,6 +188,131 @@ const kernels = {
   gemvQ8: { ...matmulKernel, name: 'matmul_gemv_nk', entryPoint: 'gemv_nk' },
 } satisfies Record<string, Kernel<MatmulParams>>;
 
+/**
+ * gemv.wgsl's accessors of W, dequantized (q8): wrow(n, k4) for [N, K] (gemv_nk), wcol(k, c4) for [K, N]
+ * (gemv_kn). Both are declared (the module holds both entry points); the layout's is the one called.
+ */
+function gemvWeights(p: MatmulParams): string {
+  if (p.weight === 'q8') {
+    return (
+      '@group(0) @binding(2) var<storage, read> w: array<u32>;\n' +
+      'fn wrow(n: u32, k4: u32) -> vec4f { return q8x4(w[n * u.ldw + k4]) * scale1(k4 / 8u, n); }\n' +
+      'fn wcol(k: u32, c4: u32) -> vec4f { return q8x4(w[k * u.ldw + c4]) * scale4(k / 32u, c4); }\n' +
+      q8Scales(6, '((u.N + 3u) / 4u)') +
+      Q8_UNPACK
+    );
+  }
+  return (
+    weightVec4(p.weight) +
+    'fn wrow(n: u32, k4: u32) -> vec4f { return w4(n * (u.K / 4u) + k4); }\n' +
+    'fn wcol(k: u32, c4: u32) -> vec4f { return w4(k * (u.N / 4u) + c4); }\n'
+  );
+}
+
+/** Column quads a gemv_kn workgroup computes: its neighbouring invocations read >= 32 bytes of a row. */
+const GEMV_QUADS: Record<WeightFormat, number> = { f32: 2, f16: 4, f16packed: 4, q8: 8 };
+/** Invocations in a gemv.wgsl workgroup (its K reduction). */
+const GEMV_WG = 64;
+
+export const matmulGemvKernel: Kernel<MatmulParams> = {
+  name: 'matmul_gemv',
+  source: (p) =>
+    fill(gemvTemplate, {
+      CQ: GEMV_QUADS[p.weight],
+      NORM: String(p.normEps !== undefined && p.normEps >= 0),
+      EPS: f32Literal(Math.max(p.normEps ?? 0, 0)),
+      XIN: p.normEps !== undefined && p.normEps >= 0 ? 'return (v - st[i].x) * st[i].y * lnGamma[k4] + lnBeta[k4];' : 'return v;',
+      PRELUDE:
+        enables(p.weight) +
+        `${(p.weight === 'q8' ? META_Q8 : META).declare(0, 'u')}\n` +
+        gemvWeights(p) +
+        (p.normEps !== undefined && p.normEps >= 0
+          ? '@group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;\n@group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;\n'
+          : '') +
+        epilogueWgsl(p, 3, 'u.ldy') +
+        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
+        STORE,
+    }),
+  constants: (p) => ({ WG: p.workgroupSize }),
+};
+
+/** gemv.wgsl's entry points. */
+const gemvKernels = {
+  kn: { ...matmulGemvKernel, name: 'matmul_gemv_kn', entryPoint: 'gemv_kn' },
+  nk: { ...matmulGemvKernel, name: 'matmul_gemv_nk', entryPoint: 'gemv_nk' },
+} satisfies Record<string, Kernel<MatmulParams>>;
+
+/** Workgroups of gemv.wgsl for n columns: four a workgroup ([N, K]), or GEMV_QUADS[format] quads ([K, N]). */
+function gemvGroups(layout: 'kn' | 'nk', weight: WeightFormat, n: number): number {
+  const quads = Math.ceil(n / 4);
+  return layout === 'nk' ? quads : Math.ceil(quads / GEMV_QUADS[weight]);
+}
+
+/**
+ * tiled.wgsl's accessors of W, four values each: w_kn4(k, c) (W[k, c..c+3] of [K, N]) and w_nk4(n, k)
+ * (W[n, k..k+3] of [N, K]), zeros past the edge, dequantized for q8 (the four share a block's scale).
+ * Aligned (p.vec4: K % 4 == 0, and N % 4 == 0 for [K, N]) the four are one 16-byte load.
+ */
+function tiledWeights(p: MatmulParams): string {
+  if (p.weight === 'q8') {
+    return (
+      '@group(0) @binding(2) var<storage, read> w: array<u32>;\n' +
+      'fn w_kn4(k: u32, c: u32) -> vec4f { return q8x4(w[k * u.ldw + c / 4u]) * scale4(k / 32u, c / 4u); }\n' +
+      'fn w_nk4(n: u32, k: u32) -> vec4f { return q8x4(w[n * u.ldw + k / 4u]) * scale1(k / 32u, n); }\n' +
+      q8Scales(6, '((u.N + 3u) / 4u)') +
+      Q8_UNPACK
+    );
+  }
+  if (p.vec4) {
+    return (
+      weightVec4(p.weight) +
+      'fn w_kn4(k: u32, c: u32) -> vec4f { return w4((k * u.N + c) / 4u); }\n' +
+      'fn w_nk4(n: u32, k: u32) -> vec4f { return w4((n * u.K + k) / 4u); }\n'
+    );
+  }
+  const ragged = (args: string, i: string, edge: string, len: string) => `fn ${args} -> vec4f {
+  var v: vec4f;
+  for (var j = 0u; j < 4u; j++) { if (${edge} + j < ${len}) { v[j] = w_at(${i} + j); } }
+  return v;
+}\n`;
+  return (
+    weightAccess(p.weight, 2, 'w') +
+    ragged('w_kn4(k: u32, c: u32)', 'k * u.N + c', 'c', 'u.N') +
+    ragged('w_nk4(n: u32, k: u32)', 'n * u.K + k', 'k', 'u.K')
+  );
+}
+
+/** Invocations in a tiled.wgsl workgroup: one per 4 x 4 block of its 64 x 64 tile of y. */
+const TILED_WG = 256;
+/** Rows and columns of y a tiled.wgsl workgroup computes. */
+const TILE = 64;
+
+/** tiled.wgsl: a prefill on a GPU, with workgroup-shared tiles of x and W (see there). */
+export const matmulTiledKernel: Kernel<MatmulParams> = {
+  name: 'matmul_tiled',
+  source: (p) =>
+    fill(tiledTemplate, {
+      PRELUDE:
+        enables(p.weight) +
+        `${(p.weight === 'q8' ? META_Q8 : META).declare(0, 'u')}\n` +
+        tiledWeights(p) +
+        epilogueWgsl(p, 3, 'u.ldy') +
+        `const ACCUMULATE: bool = ${p.accumulate};\n` +
+        STORE,
+    }),
+  constants: () => ({ WG: TILED_WG }),
+};
+
+const tiledKernels = {
+  kn: { ...matmulTiledKernel, name: 'matmul_tiled_kn', entryPoint: 'main_kn' },
+  nk: { ...matmulTiledKernel, name: 'matmul_tiled_nk', entryPoint: 'main_nk' },
+} satisfies Record<string, Kernel<MatmulParams>>;
+
+/** tiled.wgsl's workgroups for M rows and n columns: one per 64 x 64 tile of y, columns along x. */
+function tiledGroups(M: number, n: number): [number, number, number] {
+  return [Math.ceil(n / TILE), Math.ceil(M / TILE), 1];
+}
+
 export type F16Read = 'auto' | 'native' | 'packed';
 
 export interface MatmulVariant {
@@ -184,6 +320,10 @@ export interface MatmulVariant {
   readonly rowsPerInvocation: number;
   /** How an f16 weight is read (f32 weights: 'f32'). */
   readonly weight: WeightFormat;
+  /** gemv.wgsl (shape 'gpu', 1-2 rows, K % 4 == 0), else the CPU-shaped kernels. */
+  readonly gemv: boolean;
+  /** tiled.wgsl (shape 'gpu', more than 2 rows), else the CPU-shaped kernels. */
+  readonly tiled: boolean;
 }
 
 /**
@@ -196,15 +336,23 @@ export interface MatmulVariant {
  */
 export function chooseMatmul(
   gpu: Gpu,
-  s: { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: DType | 'q8'; f16?: F16Read },
+  s: { M: number; K: number; N: number; layout: 'kn' | 'nk'; dtype: DType | 'q8'; f16?: F16Read; shape?: KernelShape },
 ): MatmulVariant {
   // q8 weights are whole words in either layout: only x's rows need K % 4 == 0 to be read as vec4f
   const vec4 = s.K % 4 === 0 && (s.layout === 'nk' || s.N % 4 === 0 || s.dtype === 'q8');
-  // q8.wgsl's GEMV computes all of its 1-2 rows in each invocation (TM == M; see there)
-  const rowsPerInvocation = s.M <= 2 ? (s.dtype === 'q8' ? s.M : 1) : vec4 ? 8 : 4;
+  const shape = s.shape ?? (gpu.isSoftware ? 'software' : 'gpu');
+  const gemv = shape === 'gpu' && s.M <= 2 && vec4;
+  // any K and N (the tiles' copies check every edge), and a grid within 65535 tiles each way
+  const tiled = shape === 'gpu' && s.M > 2 && s.M <= TILE * 65535 && s.N <= TILE * 65535;
+  // gemv.wgsl and q8.wgsl's GEMV compute all of their 1-2 rows in each invocation (TM == M)
+  const rowsPerInvocation = s.M <= 2 ? (s.dtype === 'q8' || gemv ? s.M : 1) : vec4 ? 8 : 4;
   const f16 = s.f16 ?? 'auto';
   const nativeF16 = gpu.hasF16 && (f16 === 'native' || (f16 === 'auto' && !(s.M <= 2 && gpu.isSoftware)));
-  return { vec4, rowsPerInvocation, weight: weightFormat(s.dtype, nativeF16) };
+  const weight = weightFormat(s.dtype, nativeF16);
+  // tiled.wgsl: 4 x 4 outputs an invocation; vec4 only says whether float W is read 16 bytes at a time
+  // (q8 words are read alike either way: one pipeline)
+  if (tiled) return { vec4: vec4 && s.dtype !== 'q8', rowsPerInvocation: 4, weight, gemv, tiled };
+  return { vec4, rowsPerInvocation, weight, gemv, tiled };
 }
 
 export interface MatmulOptions extends Epilogue {
@@ -218,7 +366,21 @@ export interface MatmulOptions extends Epilogue {
   workgroupSize?: number;
   /** How f16 weights are read where the device has shader-f16 (see chooseMatmul). Default 'auto'. */
   f16?: F16Read;
+  /**
+   * The kernels' shapes: 'gpu' (a GEMV's reduction shared by a workgroup, gemv.wgsl; a prefill in
+   * workgroup-shared tiles, tiled.wgsl), 'software' (each invocation owns its outputs, no barriers: the
+   * shapes that suit CPU adapters). Default: by the adapter.
+   */
+  shape?: KernelShape;
+  /**
+   * y = LayerNorm(x) * gamma + beta, then the product: x is the residual stream. gemv.wgsl normalizes x
+   * as it reads it (no dispatch of its own); the other kernels get a layerNorm dispatch into `out` ([rows,
+   * K], rows xRowOffset + rows) first, and read that.
+   */
+  norm?: { gamma: Tensor; beta: Tensor; eps: number; out: Tensor };
 }
+
+export type KernelShape = 'gpu' | 'software';
 
 /**
  * Records y[M, N] = epilogue(x[M, K] . W) (+ y). x and y are f32; W is f32 or f16, one tensor or a
@@ -252,7 +414,19 @@ export async function matmul(
   if (y.size < M * N || y.shape[y.shape.length - 1] !== N) fail(`y [${y.shape.join(', ')}] cannot hold [${M}, ${N}] (weight "${label}")`);
   if (opts.f16 !== undefined && !['auto', 'native', 'packed'].includes(opts.f16))
     fail(`f16 must be 'auto', 'native' or 'packed', got ${JSON.stringify(opts.f16)}`);
+  if (opts.shape !== undefined && opts.shape !== 'gpu' && opts.shape !== 'software')
+    fail(`shape must be 'gpu' or 'software', got ${JSON.stringify(opts.shape)}`);
   checkEpilogue(opts, N, fail);
+  if (opts.norm) {
+    const { gamma, beta, eps, out } = opts.norm;
+    for (const t of [gamma, beta]) if (t.dtype !== 'f32' || t.size !== K) fail(`norm "${t.label}" must be ${K} f32 values`);
+    if (!(eps >= 0)) fail(`norm eps must be >= 0, got ${eps}`);
+    const dtype = w instanceof Q8Tensor ? 'q8' : w instanceof ChunkedTensor ? w.chunks[0].tensor.dtype : w.dtype;
+    if (!chooseMatmul(plan.gpu, { M, K, N, layout, dtype, f16: opts.f16, shape: opts.shape }).gemv) {
+      await layerNorm(plan, x, gamma, beta, out, eps, xRowOffset + M);
+      return matmul(plan, out, w, y, { ...opts, norm: undefined });
+    }
+  }
   if (w instanceof Q8Tensor) {
     if (w.layout !== layout) fail(`q8 weight "${label}" was packed for layout '${w.layout}', not '${layout}'`);
     return matmulQ8(plan, x, w, y, opts, { M, K, N, xRowOffset });
@@ -261,22 +435,50 @@ export async function matmul(
   if (chunks.length > 1 && layout === 'kn') {
     throw new LimitError(`matmul: weight "${label}" [${w.shape.join(', ')}] was split along K; only [N, K] weights may exceed one binding`);
   }
-  const workgroupSize = opts.workgroupSize ?? 64;
   const ep = epilogueParams(opts);
   for (const chunk of chunks) {
-    const variant = chooseMatmul(plan.gpu, { M, K, N, layout, dtype: chunk.tensor.dtype, f16: opts.f16 });
+    const { gemv, tiled, ...variant } = chooseMatmul(plan.gpu, {
+      M,
+      K,
+      N,
+      layout,
+      dtype: chunk.tensor.dtype,
+      f16: opts.f16,
+      shape: opts.shape,
+    });
     const n = layout === 'kn' ? N : chunk.rows;
     const colOffset = layout === 'kn' ? 0 : chunk.start;
-    const params: MatmulParams = { ...ep, layout, accumulate: !!opts.accumulate, workgroupSize, ...variant };
+    const workgroupSize = tiled ? TILED_WG : (opts.workgroupSize ?? (gemv ? GEMV_WG : 64));
+    const params: MatmulParams = { ...ep, layout, accumulate: !!opts.accumulate, workgroupSize, ...variant, ...normParams(gemv, opts) };
     const meta = plan.uniform(META.pack({ M, N: n, K, xRowOffset, ldy: N, colOffset }), `${label}.meta`);
     const invocations = Math.ceil(n / 4) * Math.ceil(M / variant.rowsPerInvocation);
-    const groups = grid1d(Math.ceil(invocations / workgroupSize));
+    const groups = tiled
+      ? tiledGroups(M, n)
+      : grid1d(gemv ? gemvGroups(layout, variant.weight, n) : Math.ceil(invocations / workgroupSize));
     const rowBytes = M * n * 4;
-    await plan.add(kernels[layout], params, [meta, x, chunk.tensor, ...epilogueBindings(opts, y)], groups, `matmul ${label}`, {
-      reads: chunk.tensor.byteLength + M * K * 4 + (opts.bias ? n * 4 : 0) + (opts.accumulate ? rowBytes : 0),
-      writes: rowBytes,
-    });
+    const kernel = tiled ? tiledKernels[layout] : gemv ? gemvKernels[layout] : kernels[layout];
+    await plan.add(
+      kernel,
+      params,
+      [meta, x, chunk.tensor, ...epilogueBindings(opts, y), undefined, ...normBindings(opts)],
+      groups,
+      `matmul ${label}`,
+      {
+        reads: chunk.tensor.byteLength + M * K * 4 + (opts.bias ? n * 4 : 0) + (opts.accumulate ? rowBytes : 0),
+        writes: rowBytes,
+      },
+    );
   }
+}
+
+/** gemv.wgsl's NORM parameter (matmul's `norm`; only gemv.wgsl is handed one, see matmul()). */
+function normParams(gemv: boolean, opts: MatmulOptions): { normEps?: number } {
+  return gemv && opts.norm ? { normEps: opts.norm.eps } : {};
+}
+
+/** The norm's gamma and beta at bindings 7 and 8. */
+function normBindings(opts: MatmulOptions): Tensor[] {
+  return opts.norm ? [opts.norm.gamma, opts.norm.beta] : [];
 }
 
 /** matmul() with 8-bit weights (checked by it): one q8.wgsl dispatch per chunk of W. */
@@ -290,10 +492,10 @@ async function matmulQ8(
 ): Promise<void> {
   const { M, K, N, xRowOffset } = s;
   const { layout, label } = w;
-  const variant = chooseMatmul(plan.gpu, { M, K, N, layout, dtype: 'q8' });
-  // q8.wgsl's gemv_nk: 16 columns an invocation, in workgroups of 16
-  const gemv = layout === 'nk' && M <= 2;
-  const workgroupSize = opts.workgroupSize ?? (gemv ? 16 : 64);
+  const { gemv: coop, tiled, ...variant } = chooseMatmul(plan.gpu, { M, K, N, layout, dtype: 'q8', shape: opts.shape });
+  // gemv.wgsl (shape 'gpu'); else q8.wgsl's gemv_nk: 16 columns an invocation, in workgroups of 16
+  const gemv = !coop && layout === 'nk' && M <= 2;
+  const workgroupSize = tiled ? TILED_WG : (opts.workgroupSize ?? (coop ? GEMV_WG : gemv ? 16 : 64));
   const perInvocation = gemv ? 16 : 4;
   const params: MatmulParams = {
     ...epilogueParams(opts),
@@ -301,6 +503,7 @@ async function matmulQ8(
     accumulate: !!opts.accumulate,
     workgroupSize,
     ...variant,
+    ...normParams(coop, opts),
   };
   for (const chunk of w.chunks) {
     const n = layout === 'kn' ? N : chunk.rows;
@@ -309,12 +512,12 @@ async function matmulQ8(
     const meta = plan.uniform(META_Q8.pack({ M, N: n, K, xRowOffset, ldy: N, colOffset, ldw }), `${label}.meta`);
     const invocations = Math.ceil(n / perInvocation) * Math.ceil(M / variant.rowsPerInvocation);
     const rowBytes = M * n * 4;
-    const bindings = [meta, x, chunk.words, ...epilogueBindings(opts, y), chunk.scales];
+    const bindings = [meta, x, chunk.words, ...epilogueBindings(opts, y), chunk.scales, ...normBindings(opts)];
     await plan.add(
-      gemv ? kernels.gemvQ8 : kernels[layout],
+      tiled ? tiledKernels[layout] : coop ? gemvKernels[layout] : gemv ? kernels.gemvQ8 : kernels[layout],
       params,
       bindings,
-      grid1d(Math.ceil(invocations / workgroupSize)),
+      tiled ? tiledGroups(M, n) : grid1d(coop ? gemvGroups(layout, 'q8', n) : Math.ceil(invocations / workgroupSize)),
       `matmul ${label}`,
       {
         reads: chunk.words.byteLength + chunk.scales.byteLength + M * K * 4 + (opts.bias ? n * 4 : 0) + (opts.accumulate ? rowBytes : 0),

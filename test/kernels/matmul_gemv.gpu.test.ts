@@ -1,0 +1,174 @@
+// The GPU-shaped GEMV (gemv.wgsl: 1-2 rows, the reduction over K shared by a workgroup), forced with
+// shape 'gpu' so that it runs on both software drivers, against a float64 CPU product: both layouts,
+// every weight format (f32, f16 native and packed, q8 against its dequantized weights), ragged N (a
+// workgroup past the last column, a [K, N] workgroup's quads cut by the edge), K from 4 to 3072 (fewer
+// and more k4 steps than invocations), epilogues, accumulation, row offsets and chunked [N, K] weights.
+import { describe, expect, it } from 'vitest';
+import { chooseMatmul, matmul } from '../../src/kernels/matmul/index.js';
+import type { Activation } from '../../src/kernels/epilogue.js';
+import { ChunkedTensor } from '../../src/runtime/chunked.js';
+import { Gpu } from '../../src/runtime/device.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/half.js';
+import { Plan } from '../../src/runtime/plan.js';
+import { dequantizeQ8, Q8Tensor, quantizeQ8 } from '../../src/runtime/q8.js';
+import { Tensor } from '../../src/runtime/tensor.js';
+import { assertClose, randomArray } from '../helpers/assert.js';
+import { useGpu } from '../helpers/gpu.js';
+import { activations, layerNormRef, matmulRef } from '../helpers/reference.js';
+
+type Format = 'f32' | 'f16 native' | 'f16 packed' | 'q8';
+
+interface Case {
+  M: number;
+  K: number;
+  N: number;
+  layout: 'kn' | 'nk';
+  format: Format;
+  bias?: boolean;
+  act?: Activation;
+  acc?: boolean;
+  rowOffset?: number;
+  /** Split an [N, K] weight into chunks (needs a device with a small binding limit). */
+  chunked?: boolean;
+  /** matmul's `norm`: x is normalized first (LayerNorm with random gamma and beta). */
+  norm?: boolean;
+  shape?: 'gpu' | 'software';
+}
+
+async function runCase(g: Gpu, c: Case): Promise<string[]> {
+  const { M, K, N, layout, format } = c;
+  const rowOffset = c.rowOffset ?? 0;
+  const seed = M * 7919 + K * 31 + N;
+  // a residual stream with an offset and a spread of its own per row, as a norm sees it
+  const x = c.norm
+    ? randomArray((M + rowOffset) * K, seed, 3).map((v, i) => v + 2 * Math.floor(i / K) - 1)
+    : randomArray((M + rowOffset) * K, seed, 1);
+  const [wr, wc] = layout === 'kn' ? [K, N] : [N, K];
+  let w = randomArray(K * N, seed + 1, 1 / Math.sqrt(K));
+  let tw: Tensor | ChunkedTensor | Q8Tensor;
+  if (format === 'q8') {
+    const q = quantizeQ8(w, wr, wc, layout === 'kn' ? 0 : 1, 'w');
+    w = dequantizeQ8(q); // the reference sees the stored int8 values times their scales
+    tw = Q8Tensor.from(g, q, layout, 'w');
+  } else {
+    const dtype = format === 'f32' ? 'f32' : 'f16';
+    const data = dtype === 'f16' ? f32ArrayToF16(w) : w;
+    if (dtype === 'f16') w = f16ArrayToF32(data as Uint16Array); // the reference sees the stored halves
+    tw = c.chunked ? ChunkedTensor.from(g, data, wr, wc, dtype, 'w') : Tensor.from(g, data, [wr, wc], dtype, 'w');
+  }
+  const b = c.bias ? randomArray(N, seed + 2, 0.5) : undefined;
+  const prior = randomArray(M * N, seed + 3, 1);
+  const tx = Tensor.from(g, x, [M + rowOffset, K], 'f32', 'x');
+  const tb = b ? Tensor.from(g, b, [N], 'f32', 'bias') : undefined;
+  const tout = Tensor.from(g, prior, [M, N], 'f32', 'out');
+  const gamma = randomArray(K, seed + 4, 0.5).map((v) => v + 1);
+  const beta = randomArray(K, seed + 5, 0.2);
+  const norm = c.norm
+    ? {
+        gamma: Tensor.from(g, gamma, [K], 'f32', 'ln.weight'),
+        beta: Tensor.from(g, beta, [K], 'f32', 'ln.bias'),
+        eps: 1e-5,
+        out: Tensor.empty(g, [M + rowOffset, K], 'f32', 'h'),
+      }
+    : undefined;
+  const plan = new Plan(g, 'matmul-gemv-test');
+  try {
+    const f16 = format === 'f16 native' ? ('native' as const) : format === 'f16 packed' ? ('packed' as const) : undefined;
+    const shape = c.shape ?? 'gpu';
+    const opts = { layout, bias: tb, act: c.act, accumulate: c.acc, xRowOffset: rowOffset, rows: M, f16, shape, norm };
+    await matmul(plan, tx, tw, tout, opts);
+    await g.checked('matmul gemv', () => plan.submit());
+    const got = await tout.read();
+    const xs = c.norm ? layerNormRef(x, M + rowOffset, K, gamma, beta, 1e-5) : x;
+    const ref = matmulRef(xs.subarray(rowOffset * K), w, M, K, N, layout, b, activations[c.act ?? 'none']);
+    if (c.acc) for (let i = 0; i < ref.length; i++) ref[i] += prior[i];
+    // f32 sums of K terms of size ~1/sqrt(K) (in another order than the CPU's): error ~ sqrt(K) * 2^-24
+    assertClose(got, ref, { atol: 2e-6 * Math.sqrt(K), rtol: 1e-5, what: `matmul gemv ${JSON.stringify(c)}` });
+    return plan.dispatches.map((d) => d.kernel);
+  } finally {
+    for (const t of [tx, tw, tb, tout, norm?.gamma, norm?.beta, norm?.out]) t?.dispose();
+    plan.dispose();
+  }
+}
+
+describe("the GPU-shaped GEMV (shape 'gpu') against a float64 CPU reference", () => {
+  const gpu = useGpu();
+  const formats = (g: Gpu): Format[] => ['f32', ...(g.hasF16 ? (['f16 native'] as const) : []), 'f16 packed', 'q8'];
+  const shapes: [number, number, number][] = [
+    [1, 4, 1],
+    [1, 8, 17],
+    [2, 64, 769],
+    [1, 768, 36],
+    [2, 3072, 20],
+    [1, 260, 50257],
+  ];
+  for (const layout of ['kn', 'nk'] as const) {
+    for (const [M, K, N] of shapes) {
+      it(`${layout} M=${M} K=${K} N=${N}, every weight format`, async () => {
+        for (const format of formats(gpu())) {
+          const kernels = await runCase(gpu(), { M, K, N, layout, format, bias: true });
+          // [K, N] f32/f16 rows must be whole vec4s for gemv.wgsl (else the CPU-shaped kernel runs)
+          const gemv = layout === 'nk' || N % 4 === 0 || format === 'q8';
+          expect(kernels).toEqual([gemv ? `matmul_gemv_${layout}` : `matmul_${layout}`]);
+        }
+      });
+    }
+  }
+  for (const act of ['gelu_tanh', 'relu'] as const) {
+    it(`fused ${act} epilogue`, async () => {
+      for (const layout of ['kn', 'nk'] as const) await runCase(gpu(), { M: 2, K: 40, N: 36, layout, format: 'f32', bias: true, act });
+    });
+  }
+  it('accumulates into out (residual) and reads from a row offset', async () => {
+    for (const layout of ['kn', 'nk'] as const) {
+      for (const format of formats(gpu())) {
+        await runCase(gpu(), { M: 1, K: 96, N: 21, layout, format, bias: true, acc: true, rowOffset: 3 });
+        await runCase(gpu(), { M: 2, K: 32, N: 300, layout, format, acc: true, rowOffset: 1 });
+      }
+    }
+  });
+  it("normalizes x inside the GEMV (norm: one dispatch), or in a layerNorm dispatch first for shape 'software' and prefills", async () => {
+    for (const layout of ['kn', 'nk'] as const) {
+      for (const format of formats(gpu())) {
+        // (pipelines are compiled per format and row count: few cases keep the test short on lavapipe)
+        for (const [M, K, N, rowOffset] of format === 'f32'
+          ? [
+              [2, 64, 769, 3],
+              [1, 3072, 20, 1],
+            ]
+          : [[2, 768, 36, 1]]) {
+          const kernels = await runCase(gpu(), { M, K, N, layout, format, bias: true, norm: true, rowOffset });
+          const gemv = layout === 'nk' || N % 4 === 0 || format === 'q8';
+          expect(kernels).toEqual(gemv ? [`matmul_gemv_${layout}`] : ['layernorm', `matmul_${layout}`]);
+        }
+      }
+      expect(await runCase(gpu(), { M: 2, K: 64, N: 36, layout, format: 'f32', norm: true, shape: 'software' })).toEqual([
+        'layernorm',
+        `matmul_${layout}`,
+      ]);
+      expect(await runCase(gpu(), { M: 5, K: 64, N: 36, layout, format: 'q8', norm: true, rowOffset: 1 })).toHaveLength(2);
+    }
+  });
+  it('splits an [N, K] weight over several buffers when it exceeds the binding limit', async () => {
+    const g = await Gpu.create({ capLimits: { maxStorageBufferBindingSize: 4096 } });
+    try {
+      await runCase(g, { M: 1, K: 16, N: 300, layout: 'nk', format: 'f32', bias: true, chunked: true });
+      await runCase(g, { M: 2, K: 36, N: 301, layout: 'nk', format: 'f16 packed', chunked: true });
+      await runCase(g, { M: 2, K: 40, N: 301, layout: 'nk', format: 'q8' }); // Q8Tensor.from splits it itself
+      expect(g.memory().liveBuffers).toBe(0);
+    } finally {
+      g.dispose();
+    }
+  });
+  it("is chosen for 1-2 rows with K % 4 == 0 on shape 'gpu' (the default off software adapters), never for 'software'", () => {
+    const v = (M: number, K: number, N: number, layout: 'kn' | 'nk', shape?: 'gpu' | 'software') =>
+      chooseMatmul(gpu(), { M, K, N, layout, dtype: 'f32', shape }).gemv;
+    expect(v(1, 768, 2304, 'kn', 'gpu')).toBe(true);
+    expect(v(2, 768, 50257, 'nk', 'gpu')).toBe(true);
+    expect(v(3, 768, 768, 'nk', 'gpu')).toBe(false); // a prefill
+    expect(v(1, 7, 768, 'nk', 'gpu')).toBe(false); // x not whole vec4s
+    expect(v(1, 768, 2303, 'kn', 'gpu')).toBe(false); // [K, N] rows not whole vec4s
+    expect(v(1, 768, 768, 'nk', 'software')).toBe(false);
+    expect(v(1, 768, 768, 'nk')).toBe(!gpu().isSoftware);
+  });
+});
