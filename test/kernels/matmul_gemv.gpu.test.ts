@@ -170,5 +170,15 @@ describe("the GPU-shaped GEMV (shape 'gpu') against a float64 CPU reference", ()
     expect(v(1, 768, 2303, 'kn', 'gpu')).toBe(false); // [K, N] rows not whole vec4s
     expect(v(1, 768, 768, 'nk', 'software')).toBe(false);
     expect(v(1, 768, 768, 'nk')).toBe(!gpu().isSoftware);
+    // the CPU-shaped GEMV of [N, K] weights: 16 columns an invocation (vec4.wgsl's and q8.wgsl's gemv_nk)
+    const wide = (M: number, layout: 'kn' | 'nk', dtype: 'f32' | 'f16' | 'q8', shape: 'gpu' | 'software') =>
+      chooseMatmul(gpu(), { M, K: 768, N: 768, layout, dtype, shape }).wide;
+    for (const dtype of ['f32', 'f16', 'q8'] as const) {
+      expect(wide(1, 'nk', dtype, 'software'), dtype).toBe(true);
+      expect(wide(2, 'nk', dtype, 'software'), dtype).toBe(true);
+      expect(wide(3, 'nk', dtype, 'software'), dtype).toBe(false);
+      expect(wide(1, 'kn', dtype, 'software'), dtype).toBe(false);
+      expect(wide(1, 'nk', dtype, 'gpu'), dtype).toBe(false);
+    }
   });
 });

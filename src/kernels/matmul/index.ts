@@ -3,10 +3,12 @@
 //   scalar.wgsl  any K and N
 //   vec4.wgsl    K % 4 == 0 (and N % 4 == 0 for [K, N]): every load 16 bytes
 //   q8.wgsl      8-bit weights (a Q8Tensor: int8 packed four per word, f16 scales per 32 values of K),
-//                either layout; its GEMV with [N, K] weights computes 16 columns an invocation
-// These: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 1 for a
-// GEMV (1-2 rows; q8: TM = M), 8 with vec4 loads, 4 with scalar ones (register pressure): the shapes
-// that suit a CPU adapter (shape 'software'). For GPUs (shape 'gpu'):
+//                either layout
+// These: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 8 with
+// vec4 loads, 4 with scalar ones (register pressure); a GEMV (1-2 rows) of [N, K] weights in vec4.wgsl or
+// q8.wgsl computes 16 columns of all its rows an invocation (gemv_nk: sixteen loads in flight; 2.0-2.3x
+// faster than 4 columns on SwiftShader in f32, 1.0-1.5x for f16 on a noisy lavapipe): the shapes that suit a CPU
+// adapter (shape 'software'). For GPUs (shape 'gpu'):
 //   gemv.wgsl    1-2 rows (a decode step), K % 4 == 0, any weight format, either layout: the reduction
 //                over K shared by a workgroup, neighbouring invocations reading neighbouring bytes of W;
 //                it can normalize x as it reads it (the `norm` option: a layer norm with no dispatch)
@@ -155,6 +157,31 @@ function q8GemvBody(tm: number): string {
   return lines.join('\n');
 }
 
+/**
+ * vec4.wgsl's gemv_nk body (float weights, [N, K]), unrolled: 16 weight rows against TM rows of x, one
+ * 16-byte load of each row a step. Empty unless the params are a GEMV's (TM <= 2).
+ */
+function floatGemvBody(tm: number): string {
+  if (tm > 2) return '';
+  const J = [...Array(16).keys()];
+  const I = [...Array(tm).keys()];
+  const each = (f: (i: number, j: number) => string) => I.flatMap((i) => J.map((j) => f(i, j)));
+  return [
+    '  let K4 = u.K / 4u;',
+    ...J.map((j) => `  let r${j} = min(c0 + ${j}u, u.N - 1u) * K4;`),
+    ...I.map((i) => `  let x${i} = (u.xRowOffset + ${i}u) * K4;`),
+    ...each((i, j) => `  var a${i}_${j} = 0.0;`),
+    '  for (var k4 = 0u; k4 < K4; k4++) {',
+    ...J.map((j) => `    let v${j} = w4(r${j} + k4);`),
+    ...I.map((i) => `    let xv${i} = x[x${i} + k4];`),
+    ...each((i, j) => `    a${i}_${j} += dot(xv${i}, v${j});`),
+    '  }',
+    ...I.flatMap((i) =>
+      [0, 1, 2, 3].map((q) => `  store(${i}u, c0 + ${4 * q}u, vec4f(${[0, 1, 2, 3].map((k) => `a${i}_${4 * q + k}`).join(', ')}));`),
+    ),
+  ].join('\n');
+}
+
 export const matmulKernel: Kernel<MatmulParams> = {
   name: 'matmul',
   source: (p) =>
@@ -169,6 +196,7 @@ export const matmulKernel: Kernel<MatmulParams> = {
             STORE,
         })
       : fill(p.vec4 ? vec4Template : scalarTemplate, {
+          GEMV_BODY: p.vec4 ? floatGemvBody(p.rowsPerInvocation) : '',
           PRELUDE:
             enables(p.weight) +
             `${META.declare(0, 'u')}\n` +
@@ -184,8 +212,8 @@ export const matmulKernel: Kernel<MatmulParams> = {
 const kernels = {
   kn: { ...matmulKernel, name: 'matmul_kn', entryPoint: 'main_kn' },
   nk: { ...matmulKernel, name: 'matmul_nk', entryPoint: 'main_nk' },
-  /** q8 weights [N, K] and 1-2 rows: 16 columns an invocation (q8.wgsl) */
-  gemvQ8: { ...matmulKernel, name: 'matmul_gemv_nk', entryPoint: 'gemv_nk' },
+  /** [N, K] weights and 1-2 rows on a CPU adapter: 16 columns an invocation (q8.wgsl, vec4.wgsl) */
+  gemvNk: { ...matmulKernel, name: 'matmul_gemv_nk', entryPoint: 'gemv_nk' },
 } satisfies Record<string, Kernel<MatmulParams>>;
 
 /**
@@ -324,6 +352,8 @@ export interface MatmulVariant {
   readonly gemv: boolean;
   /** tiled.wgsl (shape 'gpu', more than 2 rows), else the CPU-shaped kernels. */
   readonly tiled: boolean;
+  /** The CPU-shaped GEMV of 16 columns an invocation (q8.wgsl's or vec4.wgsl's gemv_nk): 1-2 rows, [N, K]. */
+  readonly wide: boolean;
 }
 
 /**
@@ -344,15 +374,16 @@ export function chooseMatmul(
   const gemv = shape === 'gpu' && s.M <= 2 && vec4;
   // any K and N (the tiles' copies check every edge), and a grid within 65535 tiles each way
   const tiled = shape === 'gpu' && s.M > 2 && s.M <= TILE * 65535 && s.N <= TILE * 65535;
-  // gemv.wgsl and q8.wgsl's GEMV compute all of their 1-2 rows in each invocation (TM == M)
-  const rowsPerInvocation = s.M <= 2 ? (s.dtype === 'q8' || gemv ? s.M : 1) : vec4 ? 8 : 4;
+  const wide = shape === 'software' && s.M <= 2 && s.layout === 'nk' && (vec4 || s.dtype === 'q8');
+  // the GEMVs compute all of their 1-2 rows in each invocation (TM == M)
+  const rowsPerInvocation = s.M <= 2 ? (s.dtype === 'q8' || gemv || wide ? s.M : 1) : vec4 ? 8 : 4;
   const f16 = s.f16 ?? 'auto';
   const nativeF16 = gpu.hasF16 && (f16 === 'native' || (f16 === 'auto' && !(s.M <= 2 && gpu.isSoftware)));
   const weight = weightFormat(s.dtype, nativeF16);
   // tiled.wgsl: 4 x 4 outputs an invocation; vec4 only says whether float W is read 16 bytes at a time
   // (q8 words are read alike either way: one pipeline)
-  if (tiled) return { vec4: vec4 && s.dtype !== 'q8', rowsPerInvocation: 4, weight, gemv, tiled };
-  return { vec4, rowsPerInvocation, weight, gemv, tiled };
+  if (tiled) return { vec4: vec4 && s.dtype !== 'q8', rowsPerInvocation: 4, weight, gemv, tiled, wide };
+  return { vec4, rowsPerInvocation, weight, gemv, tiled, wide };
 }
 
 export interface MatmulOptions extends Epilogue {
@@ -437,7 +468,7 @@ export async function matmul(
   }
   const ep = epilogueParams(opts);
   for (const chunk of chunks) {
-    const { gemv, tiled, ...variant } = chooseMatmul(plan.gpu, {
+    const { gemv, tiled, wide, ...variant } = chooseMatmul(plan.gpu, {
       M,
       K,
       N,
@@ -448,15 +479,16 @@ export async function matmul(
     });
     const n = layout === 'kn' ? N : chunk.rows;
     const colOffset = layout === 'kn' ? 0 : chunk.start;
-    const workgroupSize = tiled ? TILED_WG : (opts.workgroupSize ?? (gemv ? GEMV_WG : 64));
+    // vec4.wgsl's gemv_nk (wide): 16 columns an invocation, in workgroups of 16, as q8.wgsl's
+    const workgroupSize = tiled ? TILED_WG : (opts.workgroupSize ?? (gemv ? GEMV_WG : wide ? 16 : 64));
     const params: MatmulParams = { ...ep, layout, accumulate: !!opts.accumulate, workgroupSize, ...variant, ...normParams(gemv, opts) };
     const meta = plan.uniform(META.pack({ M, N: n, K, xRowOffset, ldy: N, colOffset }), `${label}.meta`);
-    const invocations = Math.ceil(n / 4) * Math.ceil(M / variant.rowsPerInvocation);
+    const invocations = Math.ceil(n / (wide ? 16 : 4)) * Math.ceil(M / variant.rowsPerInvocation);
     const groups = tiled
       ? tiledGroups(M, n)
       : grid1d(gemv ? gemvGroups(layout, variant.weight, n) : Math.ceil(invocations / workgroupSize));
     const rowBytes = M * n * 4;
-    const kernel = tiled ? tiledKernels[layout] : gemv ? gemvKernels[layout] : kernels[layout];
+    const kernel = tiled ? tiledKernels[layout] : gemv ? gemvKernels[layout] : wide ? kernels.gemvNk : kernels[layout];
     await plan.add(
       kernel,
       params,
@@ -492,9 +524,8 @@ async function matmulQ8(
 ): Promise<void> {
   const { M, K, N, xRowOffset } = s;
   const { layout, label } = w;
-  const { gemv: coop, tiled, ...variant } = chooseMatmul(plan.gpu, { M, K, N, layout, dtype: 'q8', shape: opts.shape });
-  // gemv.wgsl (shape 'gpu'); else q8.wgsl's gemv_nk: 16 columns an invocation, in workgroups of 16
-  const gemv = !coop && layout === 'nk' && M <= 2;
+  const { gemv: coop, tiled, wide: gemv, ...variant } = chooseMatmul(plan.gpu, { M, K, N, layout, dtype: 'q8', shape: opts.shape });
+  // gemv.wgsl (shape 'gpu'); else q8.wgsl's gemv_nk (wide): 16 columns an invocation, in workgroups of 16
   const workgroupSize = tiled ? TILED_WG : (opts.workgroupSize ?? (coop ? GEMV_WG : gemv ? 16 : 64));
   const perInvocation = gemv ? 16 : 4;
   const params: MatmulParams = {
@@ -514,7 +545,7 @@ async function matmulQ8(
     const rowBytes = M * n * 4;
     const bindings = [meta, x, chunk.words, ...epilogueBindings(opts, y), chunk.scales, ...normBindings(opts)];
     await plan.add(
-      tiled ? tiledKernels[layout] : coop ? gemvKernels[layout] : gemv ? kernels.gemvQ8 : kernels[layout],
+      tiled ? tiledKernels[layout] : coop ? gemvKernels[layout] : gemv ? kernels.gemvNk : kernels[layout],
       params,
       bindings,
       tiled ? tiledGroups(M, n) : grid1d(coop ? gemvGroups(layout, 'q8', n) : Math.ceil(invocations / workgroupSize)),

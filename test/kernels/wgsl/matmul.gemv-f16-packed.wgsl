@@ -87,3 +87,87 @@ fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
     if (r0 + i < u.M) { store(r0 + i, c0, acc[i]); }
   }
 }
+
+// A GEMV with [N, K] weights (TM == M <= 2) on a CPU adapter: each invocation computes 16 columns (16
+// rows of W), so each step has sixteen 16-byte loads in flight (q8.wgsl's gemv_nk does the same for
+// 8-bit weights; lavapipe loads per lane and waits on them). Workgroups of 16. GEMV_BODY: unrolled over
+// the 16 rows of W (r0..r15, clamped at the edge) and the TM rows of x; sums a<row>_<col>.
+@compute @workgroup_size(WG)
+fn gemv_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  let c0 = g * 16u;
+  if (c0 >= u.N) { return; }
+  let K4 = u.K / 4u;
+  let r0 = min(c0 + 0u, u.N - 1u) * K4;
+  let r1 = min(c0 + 1u, u.N - 1u) * K4;
+  let r2 = min(c0 + 2u, u.N - 1u) * K4;
+  let r3 = min(c0 + 3u, u.N - 1u) * K4;
+  let r4 = min(c0 + 4u, u.N - 1u) * K4;
+  let r5 = min(c0 + 5u, u.N - 1u) * K4;
+  let r6 = min(c0 + 6u, u.N - 1u) * K4;
+  let r7 = min(c0 + 7u, u.N - 1u) * K4;
+  let r8 = min(c0 + 8u, u.N - 1u) * K4;
+  let r9 = min(c0 + 9u, u.N - 1u) * K4;
+  let r10 = min(c0 + 10u, u.N - 1u) * K4;
+  let r11 = min(c0 + 11u, u.N - 1u) * K4;
+  let r12 = min(c0 + 12u, u.N - 1u) * K4;
+  let r13 = min(c0 + 13u, u.N - 1u) * K4;
+  let r14 = min(c0 + 14u, u.N - 1u) * K4;
+  let r15 = min(c0 + 15u, u.N - 1u) * K4;
+  let x0 = (u.xRowOffset + 0u) * K4;
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a0_4 = 0.0;
+  var a0_5 = 0.0;
+  var a0_6 = 0.0;
+  var a0_7 = 0.0;
+  var a0_8 = 0.0;
+  var a0_9 = 0.0;
+  var a0_10 = 0.0;
+  var a0_11 = 0.0;
+  var a0_12 = 0.0;
+  var a0_13 = 0.0;
+  var a0_14 = 0.0;
+  var a0_15 = 0.0;
+  for (var k4 = 0u; k4 < K4; k4++) {
+    let v0 = w4(r0 + k4);
+    let v1 = w4(r1 + k4);
+    let v2 = w4(r2 + k4);
+    let v3 = w4(r3 + k4);
+    let v4 = w4(r4 + k4);
+    let v5 = w4(r5 + k4);
+    let v6 = w4(r6 + k4);
+    let v7 = w4(r7 + k4);
+    let v8 = w4(r8 + k4);
+    let v9 = w4(r9 + k4);
+    let v10 = w4(r10 + k4);
+    let v11 = w4(r11 + k4);
+    let v12 = w4(r12 + k4);
+    let v13 = w4(r13 + k4);
+    let v14 = w4(r14 + k4);
+    let v15 = w4(r15 + k4);
+    let xv0 = x[x0 + k4];
+    a0_0 += dot(xv0, v0);
+    a0_1 += dot(xv0, v1);
+    a0_2 += dot(xv0, v2);
+    a0_3 += dot(xv0, v3);
+    a0_4 += dot(xv0, v4);
+    a0_5 += dot(xv0, v5);
+    a0_6 += dot(xv0, v6);
+    a0_7 += dot(xv0, v7);
+    a0_8 += dot(xv0, v8);
+    a0_9 += dot(xv0, v9);
+    a0_10 += dot(xv0, v10);
+    a0_11 += dot(xv0, v11);
+    a0_12 += dot(xv0, v12);
+    a0_13 += dot(xv0, v13);
+    a0_14 += dot(xv0, v14);
+    a0_15 += dot(xv0, v15);
+  }
+  store(0u, c0 + 0u, vec4f(a0_0, a0_1, a0_2, a0_3));
+  store(0u, c0 + 4u, vec4f(a0_4, a0_5, a0_6, a0_7));
+  store(0u, c0 + 8u, vec4f(a0_8, a0_9, a0_10, a0_11));
+  store(0u, c0 + 12u, vec4f(a0_12, a0_13, a0_14, a0_15));
+}
