@@ -353,11 +353,13 @@ export class GPT2 {
 
   /**
    * Compiles every pipeline generation uses (a prompt's forward pass, a decode step, the LM head and
-   * the sampler) by generating two tokens from a three-token prompt, so the first real generate()
-   * pays no compilation (on some GPUs seconds). Also a load option: `warmup: true`.
+   * the sampler) by generating two tokens from a three-token prompt and one from a two-token prompt, so
+   * the first real generate() pays no compilation (on some GPUs seconds). Also a load option: `warmup: true`.
    */
   async warmup(options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.complete([0, 0, 0], { maxNewTokens: 2, stopAtEos: false, greedy: true, signal: options.signal });
+    // a prompt of two tokens is a GEMV of two rows (its own pipelines; one row is a decode step's)
+    await this.complete([0, 0], { maxNewTokens: 1, stopAtEos: false, greedy: true, signal: options.signal });
   }
 
   /** Generates to the end and returns the texts, ids and timings. */

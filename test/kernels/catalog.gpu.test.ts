@@ -13,8 +13,9 @@ describe('kernel catalog', () => {
       for (const [name, params] of Object.entries(entry.examples)) {
         const source = entry.kernel.source(params);
         if (/^\s*enable f16;/m.test(source) && !g.hasF16) continue;
-        // matmul has two entry points; the catalog's kernel object names neither
-        const entryPoint = source.includes('fn main_nk') ? (params.layout === 'kn' ? 'main_kn' : 'main_nk') : undefined;
+        // matmul's kernels have an entry point per layout; the catalog's kernel object names none
+        const layout = params.layout === 'kn' ? 'kn' : 'nk';
+        const entryPoint = source.includes('fn main_nk') ? `main_${layout}` : source.includes('fn gemv_kn') ? `gemv_${layout}` : undefined;
         await expect(g.pipelines.get({ ...entry.kernel, name: `${kernel} ${name}`, entryPoint }, params)).resolves.toBeDefined();
         built++;
       }

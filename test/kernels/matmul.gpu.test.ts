@@ -113,6 +113,7 @@ describe('matmul against a float64 CPU reference', () => {
       w.dispose();
       await runCase(g, { M: 3, K: 16, N: 300, layout: 'nk', dtype: 'f32', bias: true }, 64);
       await runCase(g, { M: 2, K: 36, N: 301, layout: 'nk', dtype: 'f16' }, 1);
+      await runCase(g, { M: 1, K: 40, N: 301, layout: 'nk', dtype: 'f16', f16: 'packed' }, 1); // 16 columns an invocation, per chunk
       expect(g.memory().liveBuffers).toBe(0);
     } finally {
       g.dispose();

@@ -213,7 +213,7 @@ const kernels = {
   kn: { ...matmulKernel, name: 'matmul_kn', entryPoint: 'main_kn' },
   nk: { ...matmulKernel, name: 'matmul_nk', entryPoint: 'main_nk' },
   /** [N, K] weights and 1-2 rows on a CPU adapter: 16 columns an invocation (q8.wgsl, vec4.wgsl) */
-  gemvNk: { ...matmulKernel, name: 'matmul_gemv_nk', entryPoint: 'gemv_nk' },
+  gemvNk: { ...matmulKernel, name: 'matmul_wide_nk', entryPoint: 'gemv_nk' },
 } satisfies Record<string, Kernel<MatmulParams>>;
 
 /**
