@@ -4,96 +4,16 @@
 // workgroup past the last column, a [K, N] workgroup's quads cut by the edge), K from 4 to 3072 (fewer
 // and more k4 steps than invocations), epilogues, accumulation, row offsets and chunked [N, K] weights.
 import { describe, expect, it } from 'vitest';
-import { chooseMatmul, matmul } from '../../src/kernels/matmul/index.js';
-import type { Activation } from '../../src/kernels/epilogue.js';
-import { ChunkedTensor } from '../../src/runtime/chunked.js';
+import { chooseMatmul } from '../../src/kernels/matmul/index.js';
 import { Gpu } from '../../src/runtime/device.js';
-import { f16ArrayToF32, f32ArrayToF16 } from '../../src/runtime/half.js';
-import { Plan } from '../../src/runtime/plan.js';
-import { dequantizeQ8, Q8Tensor, quantizeQ8 } from '../../src/runtime/q8.js';
-import { Tensor } from '../../src/runtime/tensor.js';
-import { assertClose, randomArray } from '../helpers/assert.js';
 import { useGpu } from '../helpers/gpu.js';
-import { activations, layerNormRef, matmulRef } from '../helpers/reference.js';
+import { formats, runMatmulCase, type MatmulCase } from '../helpers/matmul_case.js';
 
-type Format = 'f32' | 'f16 native' | 'f16 packed' | 'q8';
-
-interface Case {
-  M: number;
-  K: number;
-  N: number;
-  layout: 'kn' | 'nk';
-  format: Format;
-  bias?: boolean;
-  act?: Activation;
-  acc?: boolean;
-  rowOffset?: number;
-  /** Split an [N, K] weight into chunks (needs a device with a small binding limit). */
-  chunked?: boolean;
-  /** matmul's `norm`: x is normalized first (LayerNorm with random gamma and beta). */
-  norm?: boolean;
-  shape?: 'gpu' | 'software';
-}
-
-async function runCase(g: Gpu, c: Case): Promise<string[]> {
-  const { M, K, N, layout, format } = c;
-  const rowOffset = c.rowOffset ?? 0;
-  const seed = M * 7919 + K * 31 + N;
-  // a residual stream with an offset and a spread of its own per row, as a norm sees it
-  const x = c.norm
-    ? randomArray((M + rowOffset) * K, seed, 3).map((v, i) => v + 2 * Math.floor(i / K) - 1)
-    : randomArray((M + rowOffset) * K, seed, 1);
-  const [wr, wc] = layout === 'kn' ? [K, N] : [N, K];
-  let w = randomArray(K * N, seed + 1, 1 / Math.sqrt(K));
-  let tw: Tensor | ChunkedTensor | Q8Tensor;
-  if (format === 'q8') {
-    const q = quantizeQ8(w, wr, wc, layout === 'kn' ? 0 : 1, 'w');
-    w = dequantizeQ8(q); // the reference sees the stored int8 values times their scales
-    tw = Q8Tensor.from(g, q, layout, 'w');
-  } else {
-    const dtype = format === 'f32' ? 'f32' : 'f16';
-    const data = dtype === 'f16' ? f32ArrayToF16(w) : w;
-    if (dtype === 'f16') w = f16ArrayToF32(data as Uint16Array); // the reference sees the stored halves
-    tw = c.chunked ? ChunkedTensor.from(g, data, wr, wc, dtype, 'w') : Tensor.from(g, data, [wr, wc], dtype, 'w');
-  }
-  const b = c.bias ? randomArray(N, seed + 2, 0.5) : undefined;
-  const prior = randomArray(M * N, seed + 3, 1);
-  const tx = Tensor.from(g, x, [M + rowOffset, K], 'f32', 'x');
-  const tb = b ? Tensor.from(g, b, [N], 'f32', 'bias') : undefined;
-  const tout = Tensor.from(g, prior, [M, N], 'f32', 'out');
-  const gamma = randomArray(K, seed + 4, 0.5).map((v) => v + 1);
-  const beta = randomArray(K, seed + 5, 0.2);
-  const norm = c.norm
-    ? {
-        gamma: Tensor.from(g, gamma, [K], 'f32', 'ln.weight'),
-        beta: Tensor.from(g, beta, [K], 'f32', 'ln.bias'),
-        eps: 1e-5,
-        out: Tensor.empty(g, [M + rowOffset, K], 'f32', 'h'),
-      }
-    : undefined;
-  const plan = new Plan(g, 'matmul-gemv-test');
-  try {
-    const f16 = format === 'f16 native' ? ('native' as const) : format === 'f16 packed' ? ('packed' as const) : undefined;
-    const shape = c.shape ?? 'gpu';
-    const opts = { layout, bias: tb, act: c.act, accumulate: c.acc, xRowOffset: rowOffset, rows: M, f16, shape, norm };
-    await matmul(plan, tx, tw, tout, opts);
-    await g.checked('matmul gemv', () => plan.submit());
-    const got = await tout.read();
-    const xs = c.norm ? layerNormRef(x, M + rowOffset, K, gamma, beta, 1e-5) : x;
-    const ref = matmulRef(xs.subarray(rowOffset * K), w, M, K, N, layout, b, activations[c.act ?? 'none']);
-    if (c.acc) for (let i = 0; i < ref.length; i++) ref[i] += prior[i];
-    // f32 sums of K terms of size ~1/sqrt(K) (in another order than the CPU's): error ~ sqrt(K) * 2^-24
-    assertClose(got, ref, { atol: 2e-6 * Math.sqrt(K), rtol: 1e-5, what: `matmul gemv ${JSON.stringify(c)}` });
-    return plan.dispatches.map((d) => d.kernel);
-  } finally {
-    for (const t of [tx, tw, tb, tout, norm?.gamma, norm?.beta, norm?.out]) t?.dispose();
-    plan.dispose();
-  }
-}
+/** The kernels that ran (the case checked against float64 on the way). */
+const runCase = async (g: Gpu, c: MatmulCase): Promise<string[]> => (await runMatmulCase(g, c)).kernels;
 
 describe("the GPU-shaped GEMV (shape 'gpu') against a float64 CPU reference", () => {
   const gpu = useGpu();
-  const formats = (g: Gpu): Format[] => ['f32', ...(g.hasF16 ? (['f16 native'] as const) : []), 'f16 packed', 'q8'];
   const shapes: [number, number, number][] = [
     [1, 4, 1],
     [1, 8, 17],
