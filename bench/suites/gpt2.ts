@@ -99,7 +99,8 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
         firstMs: firstPrefill,
         note: `forward of ${T} tokens + LM head (last row) + sampling + id read back; the first call records the plan${created ? ` and creates ${created} pipelines` : ''}`,
       });
-      const decode = async (ctxLen: number, first: boolean) => {
+      // `from`: the position of the first timed step (the warm-up step runs at from - 1)
+      const decode = async (ctxLen: number, from: number, first: boolean) => {
         t = performance.now();
         await stepper.next(); // warm-up (the first one records the decode plan)
         const firstMs = performance.now() - t;
@@ -115,16 +116,16 @@ export async function runGpt2(ctx: BenchContext): Promise<void> {
           method: 'e2e',
           firstMs: first ? firstMs : undefined,
           note:
-            `${decodeSteps} steps at positions ${ctxLen + 1}..${ctxLen + decodeSteps}, after one warm-up step; one token against the KV cache: one command buffer, 4 bytes read back` +
+            `${decodeSteps} steps at positions ${from}..${from + decodeSteps - 1}, after one warm-up step; one token against the KV cache: one command buffer, 4 bytes read back` +
             (ctxLen > T
               ? `; context reached by moving the position after a ${T}-token prefill (cache rows ${T}..${ctxLen - 1} are zeros, same work)`
               : ''),
         });
       };
-      await decode(T, true);
+      await decode(T, T + 1, true); // the warm-up step at position T = 128, right after the prompt
       if (!ctx.quick) {
-        stepper.seek(512); // as at 128: the warm-up step runs at position 512, the timed ones at 513..528
-        await decode(512, false);
+        stepper.seek(511); // the warm-up step at 511, the timed ones from 512: ORT's cached steps' positions (suites/ort.ts)
+        await decode(512, 512, false);
       }
       stepper.end();
       const mem = gpu.memory();
