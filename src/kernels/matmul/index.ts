@@ -59,7 +59,7 @@ export type MatmulParams = EpilogueParams & {
   readonly vec4: boolean;
   readonly rowsPerInvocation: number;
   readonly workgroupSize: number;
-  /** gemv.wgsl: x is normalized as it is read (matmul's `norm`), with this epsilon; -1: not. */
+  /** gemv.wgsl: x is normalized as it is read (matmul's `norm`), with this epsilon; absent: not. */
   readonly normEps?: number;
 };
 
@@ -89,6 +89,19 @@ const STORE = `fn store(r: u32, c0: u32, v: vec4f) {
 }
 `;
 
+/** The epilogue, TM (where the kernel has one), ACCUMULATE and store(): the end of every matmul prelude. */
+function epilogueTail(p: MatmulParams, tm = true): string {
+  return (
+    epilogueWgsl(p, 3, 'u.ldy') +
+    (tm ? `const TM: u32 = ${p.rowsPerInvocation}u;\n` : '') +
+    `const ACCUMULATE: bool = ${p.accumulate};\n` +
+    STORE
+  );
+}
+
+/** A q8 weight's scales (binding 6, [blocks, N rounded up to 4]) and q8x4(). */
+const Q8_SCALES = q8Scales(6, '((u.N + 3u) / 4u)') + Q8_UNPACK;
+
 /** q8.wgsl's accessors of x (as vec4f or scalars), the packed W and its scales. */
 function q8Prelude(p: MatmulParams): string {
   const x = p.vec4
@@ -113,7 +126,7 @@ fn wq4(i: u32) -> vec4u { return vec4u(w[4u * i], w[4u * i + 1u], w[4u * i + 2u]
   for (var j = 0u; j < 4u; j++) { if (k + j < u.K) { v[j] = xs(row + k + j); } }
   return v;
 }\n`;
-  return x + w + tail + q8Scales(6, '((u.N + 3u) / 4u)') + Q8_UNPACK;
+  return x + w + tail + Q8_SCALES;
 }
 
 /**
@@ -121,10 +134,22 @@ fn wq4(i: u32) -> vec4u { return vec4u(w[4u * i], w[4u * i + 1u], w[4u * i + 2u]
  * 16 weight rows of [N, K] W against TM rows of x, a block of 32 values at a time, then the block that is
  * not whole.
  */
-function q8GemvBody(tm: number): string {
+/**
+ * The unrolling of the 16-column GEMV bodies (q8GemvBody, floatGemvBody): columns J = 0..15, rows I of x
+ * (TM of them), `each` line per (row, column), and the stores of the sums a<row>_<col>.
+ */
+function unroll16(tm: number) {
   const J = [...Array(16).keys()];
   const I = [...Array(tm).keys()];
   const each = (f: (i: number, j: number) => string) => I.flatMap((i) => J.map((j) => f(i, j)));
+  const stores = I.flatMap((i) =>
+    [0, 1, 2, 3].map((q) => `  store(${i}u, c0 + ${4 * q}u, vec4f(${[0, 1, 2, 3].map((k) => `a${i}_${4 * q + k}`).join(', ')}));`),
+  );
+  return { J, I, each, stores };
+}
+
+function q8GemvBody(tm: number): string {
+  const { J, I, each, stores } = unroll16(tm);
   const lines = [
     ...J.map((j) => `  let w${j} = min(c0 + ${j}u, u.N - 1u) * rw;`),
     ...I.map((i) => `  let x${i} = (u.xRowOffset + ${i}u) * u.K;`),
@@ -150,9 +175,7 @@ function q8GemvBody(tm: number): string {
     ...[0, 1, 2, 3].map((q) => `    let s${q} = scale4(b, min(c0 / 4u + ${q}u, (u.N + 3u) / 4u - 1u));`),
     ...each((i, j) => `    a${i}_${j} = fma(p${i}_${j}, s${j >> 2}[${j & 3}], a${i}_${j});`),
     '  }',
-    ...I.flatMap((i) =>
-      [0, 1, 2, 3].map((q) => `  store(${i}u, c0 + ${4 * q}u, vec4f(${[0, 1, 2, 3].map((k) => `a${i}_${4 * q + k}`).join(', ')}));`),
-    ),
+    ...stores,
   ];
   return lines.join('\n');
 }
@@ -163,9 +186,7 @@ function q8GemvBody(tm: number): string {
  */
 function floatGemvBody(tm: number): string {
   if (tm > 2) return '';
-  const J = [...Array(16).keys()];
-  const I = [...Array(tm).keys()];
-  const each = (f: (i: number, j: number) => string) => I.flatMap((i) => J.map((j) => f(i, j)));
+  const { J, I, each, stores } = unroll16(tm);
   return [
     '  let K4 = u.K / 4u;',
     ...J.map((j) => `  let r${j} = min(c0 + ${j}u, u.N - 1u) * K4;`),
@@ -176,9 +197,7 @@ function floatGemvBody(tm: number): string {
     ...I.map((i) => `    let xv${i} = x[x${i} + k4];`),
     ...each((i, j) => `    a${i}_${j} += dot(xv${i}, v${j});`),
     '  }',
-    ...I.flatMap((i) =>
-      [0, 1, 2, 3].map((q) => `  store(${i}u, c0 + ${4 * q}u, vec4f(${[0, 1, 2, 3].map((k) => `a${i}_${4 * q + k}`).join(', ')}));`),
-    ),
+    ...stores,
   ].join('\n');
 }
 
@@ -188,12 +207,7 @@ export const matmulKernel: Kernel<MatmulParams> = {
     p.weight === 'q8'
       ? fill(q8Template, {
           GEMV_BODY: q8GemvBody(Math.min(p.rowsPerInvocation, 2)),
-          PRELUDE:
-            `${META_Q8.declare(0, 'u')}\n` +
-            q8Prelude(p) +
-            epilogueWgsl(p, 3, 'u.ldy') +
-            `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
-            STORE,
+          PRELUDE: `${META_Q8.declare(0, 'u')}\n` + q8Prelude(p) + epilogueTail(p),
         })
       : fill(p.vec4 ? vec4Template : scalarTemplate, {
           GEMV_BODY: p.vec4 ? floatGemvBody(p.rowsPerInvocation) : '',
@@ -201,9 +215,7 @@ export const matmulKernel: Kernel<MatmulParams> = {
             enables(p.weight) +
             `${META.declare(0, 'u')}\n` +
             (p.vec4 ? weightVec4(p.weight) : weightAccess(p.weight, 2, 'w')) +
-            epilogueWgsl(p, 3, 'u.ldy') +
-            `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
-            STORE,
+            epilogueTail(p),
         }),
   constants: (p) => ({ WG: p.workgroupSize }),
 };
@@ -226,8 +238,7 @@ function gemvWeights(p: MatmulParams): string {
       '@group(0) @binding(2) var<storage, read> w: array<u32>;\n' +
       'fn wrow(n: u32, k4: u32) -> vec4f { return q8x4(w[n * u.ldw + k4]) * scale1(k4 / 8u, n); }\n' +
       'fn wcol(k: u32, c4: u32) -> vec4f { return q8x4(w[k * u.ldw + c4]) * scale4(k / 32u, c4); }\n' +
-      q8Scales(6, '((u.N + 3u) / 4u)') +
-      Q8_UNPACK
+      Q8_SCALES
     );
   }
   return (
@@ -244,23 +255,23 @@ const GEMV_WG = 64;
 
 export const matmulGemvKernel: Kernel<MatmulParams> = {
   name: 'matmul_gemv',
-  source: (p) =>
-    fill(gemvTemplate, {
+  source: (p) => {
+    const norm = p.normEps !== undefined;
+    return fill(gemvTemplate, {
       CQ: GEMV_QUADS[p.weight],
-      NORM: String(p.normEps !== undefined && p.normEps >= 0),
-      EPS: f32Literal(Math.max(p.normEps ?? 0, 0)),
-      XIN: p.normEps !== undefined && p.normEps >= 0 ? 'return (v - st[i].x) * st[i].y * lnGamma[k4] + lnBeta[k4];' : 'return v;',
+      NORM: String(norm),
+      EPS: f32Literal(p.normEps ?? 0),
+      XIN: norm ? 'return (v - st[i].x) * st[i].y * lnGamma[k4] + lnBeta[k4];' : 'return v;',
       PRELUDE:
         enables(p.weight) +
         `${(p.weight === 'q8' ? META_Q8 : META).declare(0, 'u')}\n` +
         gemvWeights(p) +
-        (p.normEps !== undefined && p.normEps >= 0
+        (norm
           ? '@group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;\n@group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;\n'
           : '') +
-        epilogueWgsl(p, 3, 'u.ldy') +
-        `const TM: u32 = ${p.rowsPerInvocation}u;\nconst ACCUMULATE: bool = ${p.accumulate};\n` +
-        STORE,
-    }),
+        epilogueTail(p),
+    });
+  },
   constants: (p) => ({ WG: p.workgroupSize }),
 };
 
@@ -287,8 +298,7 @@ function tiledWeights(p: MatmulParams): string {
       '@group(0) @binding(2) var<storage, read> w: array<u32>;\n' +
       'fn w_kn4(k: u32, c: u32) -> vec4f { return q8x4(w[k * u.ldw + c / 4u]) * scale4(k / 32u, c / 4u); }\n' +
       'fn w_nk4(n: u32, k: u32) -> vec4f { return q8x4(w[n * u.ldw + k / 4u]) * scale1(k / 32u, n); }\n' +
-      q8Scales(6, '((u.N + 3u) / 4u)') +
-      Q8_UNPACK
+      Q8_SCALES
     );
   }
   if (p.vec4) {
@@ -320,13 +330,7 @@ export const matmulTiledKernel: Kernel<MatmulParams> = {
   name: 'matmul_tiled',
   source: (p) =>
     fill(tiledTemplate, {
-      PRELUDE:
-        enables(p.weight) +
-        `${(p.weight === 'q8' ? META_Q8 : META).declare(0, 'u')}\n` +
-        tiledWeights(p) +
-        epilogueWgsl(p, 3, 'u.ldy') +
-        `const ACCUMULATE: bool = ${p.accumulate};\n` +
-        STORE,
+      PRELUDE: enables(p.weight) + `${(p.weight === 'q8' ? META_Q8 : META).declare(0, 'u')}\n` + tiledWeights(p) + epilogueTail(p, false),
     }),
   constants: () => ({ WG: TILED_WG }),
 };
