@@ -59,6 +59,8 @@ export const KERNEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
       // GPT-2's decode projections on a software adapter ([N, K] weights, a GEMV), then its MLP with GELU
       'gemv-f32': matmul({ bias: true }),
       'gemv-f16-packed': matmul({ weight: 'f16packed', bias: true }),
+      // the QKV projection with ln_1 inside (matmul's norm: each invocation normalizes x as it reads it)
+      'gemv-f32-norm': matmul({ bias: true, rowsPerInvocation: 1, normEps: 1e-5 }),
       'prefill-f16-gelu': matmul({ layout: 'kn', weight: 'f16', bias: true, act1: 'gelu_tanh', rowsPerInvocation: 8 }),
       'residual-scalar': matmul({ layout: 'kn', vec4: false, bias: true, accumulate: true, rowsPerInvocation: 4 }),
       // a GAN's first layer: bias, leaky ReLU, then a batch norm as a scale-shift

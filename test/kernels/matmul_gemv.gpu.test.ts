@@ -62,14 +62,24 @@ describe("the GPU-shaped GEMV (shape 'gpu') against a float64 CPU reference", ()
           expect(kernels).toEqual(gemv ? [`matmul_gemv_${layout}`] : ['layernorm', `matmul_${layout}`]);
         }
       }
-      // the CPU-shaped GEMV of [N, K] weights is vec4.wgsl's gemv_nk, 16 columns an invocation ('wide')
-      const cpuGemv = layout === 'nk' ? 'matmul_wide_nk' : 'matmul_kn';
-      expect(await runCase(gpu(), { M: 2, K: 64, N: 36, layout, format: 'f32', norm: true, shape: 'software' })).toEqual([
-        'layernorm',
-        cpuGemv,
-      ]);
+      // the CPU-shaped GEMV of [N, K] weights (16 columns an invocation, 'wide') normalizes x itself too
+      const cpuGemv = layout === 'nk' ? ['matmul_wide_nk'] : ['layernorm', 'matmul_kn'];
+      expect(await runCase(gpu(), { M: 2, K: 64, N: 36, layout, format: 'f32', norm: true, shape: 'software' })).toEqual(cpuGemv);
       expect(await runCase(gpu(), { M: 5, K: 64, N: 36, layout, format: 'q8', norm: true, rowOffset: 1 })).toHaveLength(2);
     }
+  });
+  it("the CPU-shaped GEMV (shape 'software', [N, K]) normalizes x itself: every format, 1-2 rows, ragged N, a q8 block cut by K", async () => {
+    // (one case a format: each compiles its own unrolled pipeline, slow on lavapipe)
+    for (const format of formats(gpu())) {
+      const [M, K, N, rowOffset] = format === 'f32' || format === 'q8' ? [2, 100, 300, 1] : [1, 768, 37, 2];
+      const kernels = await runCase(gpu(), { M, K, N, layout: 'nk', format, bias: true, norm: true, rowOffset, shape: 'software' });
+      expect(kernels).toEqual(['matmul_wide_nk']);
+    }
+    // K % 4 != 0: x is not read as vec4f, so a layerNorm dispatch first (q8 still takes the wide GEMV)
+    expect(await runCase(gpu(), { M: 1, K: 30, N: 20, layout: 'nk', format: 'q8', norm: true, shape: 'software' })).toEqual([
+      'layernorm',
+      'matmul_wide_nk',
+    ]);
   });
   it('splits an [N, K] weight over several buffers when it exceeds the binding limit', async () => {
     const g = await Gpu.create({ capLimits: { maxStorageBufferBindingSize: 4096 } });

@@ -7,8 +7,9 @@
 // These: TM rows x 4 columns per invocation in registers, no workgroup memory, no barrier; TM = 8 with
 // vec4 loads, 4 with scalar ones (register pressure); a GEMV (1-2 rows) of [N, K] weights in vec4.wgsl or
 // q8.wgsl computes 16 columns of all its rows an invocation (gemv_nk: sixteen loads in flight; 2.0-2.3x
-// faster than 4 columns on SwiftShader in f32, 1.0-1.5x for f16 on a noisy lavapipe): the shapes that suit a CPU
-// adapter (shape 'software'). For GPUs (shape 'gpu'):
+// faster than 4 columns on SwiftShader in f32, 1.0-1.5x for f16 on a noisy lavapipe), and can normalize x
+// as it reads it (the `norm` option, with K % 4 == 0): the shapes that suit a CPU adapter (shape
+// 'software'). For GPUs (shape 'gpu'):
 //   gemv.wgsl    1-2 rows (a decode step), K % 4 == 0, any weight format, either layout: the reduction
 //                over K shared by a workgroup, neighbouring invocations reading neighbouring bytes of W;
 //                it can normalize x as it reads it (the `norm` option: a layer norm with no dispatch)
@@ -148,11 +149,14 @@ function unroll16(tm: number) {
   return { J, I, each, stores };
 }
 
-function q8GemvBody(tm: number): string {
+function q8GemvBody(tm: number, norm: boolean): string {
   const { J, I, each, stores } = unroll16(tm);
+  // with a norm (K % 4 == 0): x${i} / 4 is the row's first vec4
+  const xin = (i: number, v: string, k4: string) => (norm ? `xnorm(${v}, ${k4}, st${i})` : v);
   const lines = [
     ...J.map((j) => `  let w${j} = min(c0 + ${j}u, u.N - 1u) * rw;`),
     ...I.map((i) => `  let x${i} = (u.xRowOffset + ${i}u) * u.K;`),
+    ...(norm ? I.map((i) => `  let st${i} = rowNorm(x${i} / 4u);`) : []),
     ...each((i, j) => `  var a${i}_${j} = 0.0;`),
     '  let blocks = (u.K + QB - 1u) / QB;',
     '  for (var b = 0u; b < blocks; b++) {',
@@ -162,13 +166,13 @@ function q8GemvBody(tm: number): string {
     '        let o = b * (QB / 16u) + h;',
     ...J.map((j) => `        let q${j} = wq4(w${j} + o);`),
     '        for (var t = 0u; t < 4u; t++) {',
-    ...I.map((i) => `          let xv${i} = xv4(x${i} + o * 16u + t * 4u);`),
+    ...I.map((i) => `          let xv${i} = ${xin(i, `xv4(x${i} + o * 16u + t * 4u)`, 'o * 4u + t')};`),
     ...each((i, j) => `          p${i}_${j} += dot(xv${i}, q8x4(q${j}[t]));`),
     '        }',
     '      }',
     '    } else {',
     '      for (var k = full * QB; k < u.K; k += 4u) {',
-    ...I.map((i) => `        let xv${i} = xtail(x${i}, k);`),
+    ...I.map((i) => `        let xv${i} = ${xin(i, `xtail(x${i}, k)`, 'k / 4u')};`),
     ...each((i, j) => `        p${i}_${j} += dot(xv${i}, q8x4(wq(w${j} * 4u + k / 4u)));`),
     '      }',
     '    }',
@@ -184,21 +188,46 @@ function q8GemvBody(tm: number): string {
  * vec4.wgsl's gemv_nk body (float weights, [N, K]), unrolled: 16 weight rows against TM rows of x, one
  * 16-byte load of each row a step. Empty unless the params are a GEMV's (TM <= 2).
  */
-function floatGemvBody(tm: number): string {
+function floatGemvBody(tm: number, norm: boolean): string {
   if (tm > 2) return '';
   const { J, I, each, stores } = unroll16(tm);
   return [
     '  let K4 = u.K / 4u;',
     ...J.map((j) => `  let r${j} = min(c0 + ${j}u, u.N - 1u) * K4;`),
     ...I.map((i) => `  let x${i} = (u.xRowOffset + ${i}u) * K4;`),
+    ...(norm ? I.map((i) => `  let st${i} = rowNorm(x${i});`) : []),
     ...each((i, j) => `  var a${i}_${j} = 0.0;`),
     '  for (var k4 = 0u; k4 < K4; k4++) {',
     ...J.map((j) => `    let v${j} = w4(r${j} + k4);`),
-    ...I.map((i) => `    let xv${i} = x[x${i} + k4];`),
+    ...I.map((i) => (norm ? `    let xv${i} = xnorm(x[x${i} + k4], k4, st${i});` : `    let xv${i} = x[x${i} + k4];`)),
     ...each((i, j) => `    a${i}_${j} += dot(xv${i}, v${j});`),
     '  }',
     ...stores,
   ].join('\n');
+}
+
+/**
+ * The CPU-shaped GEMVs' layer norm (matmul's `norm`, x as vec4f): each invocation computes its rows'
+ * statistics itself, rowNorm(first vec4 of the row) = (mean, 1 / sqrt(variance + EPS)) in two sweeps
+ * of the row (no workgroup memory, no barrier: the shape of these kernels), then normalizes x as it
+ * reads it, xnorm(x[k4], k4, stats), in gemv.wgsl's order of operations. Empty without a norm.
+ */
+function wideNorm(p: MatmulParams): string {
+  if (p.normEps === undefined) return '';
+  return `const EPS: f32 = ${f32Literal(p.normEps)};
+@group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;
+@group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;
+fn rowNorm(base: u32) -> vec2f {
+  let K4 = u.K / 4u;
+  var s = 0.0;
+  for (var k4 = 0u; k4 < K4; k4++) { s += dot(x[base + k4], vec4f(1.0)); }
+  let mean = s / f32(u.K);
+  var q = 0.0;
+  for (var k4 = 0u; k4 < K4; k4++) { let d = x[base + k4] - mean; q += dot(d, d); }
+  return vec2f(mean, inverseSqrt(q / f32(u.K) + EPS));
+}
+fn xnorm(v: vec4f, k4: u32, st: vec2f) -> vec4f { return (v - st.x) * st.y * lnGamma[k4] + lnBeta[k4]; }
+`;
 }
 
 export const matmulKernel: Kernel<MatmulParams> = {
@@ -206,15 +235,16 @@ export const matmulKernel: Kernel<MatmulParams> = {
   source: (p) =>
     p.weight === 'q8'
       ? fill(q8Template, {
-          GEMV_BODY: q8GemvBody(Math.min(p.rowsPerInvocation, 2)),
-          PRELUDE: `${META_Q8.declare(0, 'u')}\n` + q8Prelude(p) + epilogueTail(p),
+          GEMV_BODY: q8GemvBody(Math.min(p.rowsPerInvocation, 2), p.normEps !== undefined),
+          PRELUDE: `${META_Q8.declare(0, 'u')}\n` + q8Prelude(p) + wideNorm(p) + epilogueTail(p),
         })
       : fill(p.vec4 ? vec4Template : scalarTemplate, {
-          GEMV_BODY: p.vec4 ? floatGemvBody(p.rowsPerInvocation) : '',
+          GEMV_BODY: p.vec4 ? floatGemvBody(p.rowsPerInvocation, p.normEps !== undefined) : '',
           PRELUDE:
             enables(p.weight) +
             `${META.declare(0, 'u')}\n` +
             (p.vec4 ? weightVec4(p.weight) : weightAccess(p.weight, 2, 'w')) +
+            wideNorm(p) +
             epilogueTail(p),
         }),
   constants: (p) => ({ WG: p.workgroupSize }),
@@ -408,9 +438,10 @@ export interface MatmulOptions extends Epilogue {
    */
   shape?: KernelShape;
   /**
-   * y = LayerNorm(x) * gamma + beta, then the product: x is the residual stream. gemv.wgsl normalizes x
-   * as it reads it (no dispatch of its own); the other kernels get a layerNorm dispatch into `out` ([rows,
-   * K], rows xRowOffset + rows) first, and read that.
+   * y = LayerNorm(x) * gamma + beta, then the product: x is the residual stream. The GEMVs (gemv.wgsl,
+   * and the CPU-shaped 16-column one when K % 4 == 0) normalize x as they read it (no dispatch of its
+   * own); the other kernels get a layerNorm dispatch into `out` ([rows, K], rows xRowOffset + rows)
+   * first, and read that.
    */
   norm?: { gamma: Tensor; beta: Tensor; eps: number; out: Tensor };
 }
@@ -457,7 +488,7 @@ export async function matmul(
     for (const t of [gamma, beta]) if (t.dtype !== 'f32' || t.size !== K) fail(`norm "${t.label}" must be ${K} f32 values`);
     if (!(eps >= 0)) fail(`norm eps must be >= 0, got ${eps}`);
     const dtype = w instanceof Q8Tensor ? 'q8' : w instanceof ChunkedTensor ? w.chunks[0].tensor.dtype : w.dtype;
-    if (!chooseMatmul(plan.gpu, { M, K, N, layout, dtype, f16: opts.f16, shape: opts.shape }).gemv) {
+    if (!normInside(chooseMatmul(plan.gpu, { M, K, N, layout, dtype, f16: opts.f16, shape: opts.shape }))) {
       await layerNorm(plan, x, gamma, beta, out, eps, xRowOffset + M);
       return matmul(plan, out, w, y, { ...opts, norm: undefined });
     }
@@ -485,7 +516,14 @@ export async function matmul(
     const colOffset = layout === 'kn' ? 0 : chunk.start;
     // vec4.wgsl's gemv_nk (wide): 16 columns an invocation, in workgroups of 16, as q8.wgsl's
     const workgroupSize = tiled ? TILED_WG : (opts.workgroupSize ?? (gemv ? GEMV_WG : wide ? 16 : 64));
-    const params: MatmulParams = { ...ep, layout, accumulate: !!opts.accumulate, workgroupSize, ...variant, ...normParams(gemv, opts) };
+    const params: MatmulParams = {
+      ...ep,
+      layout,
+      accumulate: !!opts.accumulate,
+      workgroupSize,
+      ...variant,
+      ...normParams(normInside({ gemv, wide, ...variant }), opts),
+    };
     const meta = plan.uniform(META.pack({ M, N: n, K, xRowOffset, ldy: N, colOffset }), `${label}.meta`);
     const invocations = Math.ceil(n / (wide ? 16 : 4)) * Math.ceil(M / variant.rowsPerInvocation);
     const groups = tiled
@@ -507,9 +545,17 @@ export async function matmul(
   }
 }
 
-/** gemv.wgsl's NORM parameter (matmul's `norm`; only gemv.wgsl is handed one, see matmul()). */
-function normParams(gemv: boolean, opts: MatmulOptions): { normEps?: number } {
-  return gemv && opts.norm ? { normEps: opts.norm.eps } : {};
+/**
+ * Whether the variant normalizes x itself (matmul's `norm`): gemv.wgsl, and the CPU-shaped GEMVs of 16
+ * columns with x read as vec4f (K % 4 == 0); the others get a layerNorm dispatch first.
+ */
+function normInside(v: Pick<MatmulVariant, 'gemv' | 'wide' | 'vec4'>): boolean {
+  return v.gemv || (v.wide && v.vec4);
+}
+
+/** The kernels' normEps parameter (matmul's `norm`, where the kernel takes it: see matmul()). */
+function normParams(inside: boolean, opts: MatmulOptions): { normEps?: number } {
+  return inside && opts.norm ? { normEps: opts.norm.eps } : {};
 }
 
 /** The norm's gamma and beta at bindings 7 and 8. */
@@ -538,7 +584,7 @@ async function matmulQ8(
     accumulate: !!opts.accumulate,
     workgroupSize,
     ...variant,
-    ...normParams(coop, opts),
+    ...normParams(normInside({ gemv: coop, wide: gemv, vec4: variant.vec4 }), opts),
   };
   for (const chunk of w.chunks) {
     const n = layout === 'kn' ? N : chunk.rows;

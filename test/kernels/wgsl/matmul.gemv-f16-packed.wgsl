@@ -91,7 +91,9 @@ fn main_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 // A GEMV with [N, K] weights (TM == M <= 2) on a CPU adapter: each invocation computes 16 columns (16
 // rows of W), so each step has sixteen 16-byte loads in flight (q8.wgsl's gemv_nk does the same for
 // 8-bit weights; lavapipe loads per lane and waits on them). Workgroups of 16. GEMV_BODY: unrolled over
-// the 16 rows of W (r0..r15, clamped at the edge) and the TM rows of x; sums a<row>_<col>.
+// the 16 rows of W (r0..r15, clamped at the edge) and the TM rows of x; sums a<row>_<col>. With matmul's
+// norm the prelude has rowNorm() and xnorm() (index.ts, wideNorm): each row's statistics st<row>, then x
+// normalized as it is read.
 @compute @workgroup_size(WG)
 fn gemv_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let g = gid.x + gid.y * nwg.x * WG;

@@ -136,7 +136,8 @@ fn gemv_nk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let rw = u.ldw / 4u; // 16-byte groups per weight row
   let full = u.K / QB;
   // GEMV_BODY, unrolled over the 16 columns (weight rows w0..w15, clamped at the edge) and the TM rows
-  // of x: per whole block, two steps of 16 values; sums a<row>_<col> (scaled), p<row>_<col> (a block's)
+  // of x: per whole block, two steps of 16 values; sums a<row>_<col> (scaled), p<row>_<col> (a block's);
+  // with matmul's norm, x normalized as it is read (xnorm, as vec4.wgsl's gemv_nk)
   let w0 = min(c0 + 0u, u.N - 1u) * rw;
   let w1 = min(c0 + 1u, u.N - 1u) * rw;
   let w2 = min(c0 + 2u, u.N - 1u) * rw;
