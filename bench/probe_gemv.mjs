@@ -97,7 +97,9 @@ for (const p of pipelines) {
   const [c0, h0] = [min(f32.t.cold), min(f32.t.hot)];
   const mb = ((N * K * bytes[p.format]) / 1e6).toFixed(1);
   const r = (a, b) => (a / b).toFixed(2);
-  console.log(`| ${p.format} | ${mb} | ${c.toFixed(1)} | ${h.toFixed(1)} | ${(c - h).toFixed(1)} | ${r(c, c0)} | ${r(h, h0)} | ${r(c - h, c0 - h0)} |`);
+  console.log(
+    `| ${p.format} | ${mb} | ${c.toFixed(1)} | ${h.toFixed(1)} | ${(c - h).toFixed(1)} | ${r(c, c0)} | ${r(h, h0)} | ${r(c - h, c0 - h0)} |`,
+  );
 }
 for (const b of [x, bias, y, scales, ...Object.values(weights)]) b.destroy();
 gpu.dispose();
