@@ -29,7 +29,8 @@ function random(bytes, fill) {
   return b;
 }
 const f32Bits = new Float32Array(1);
-const f32Word = () => ((f32Bits[0] = Math.random() - 0.5), new Uint32Array(f32Bits.buffer)[0]);
+const f32BitsU = new Uint32Array(f32Bits.buffer);
+const f32Word = () => ((f32Bits[0] = Math.random() - 0.5), f32BitsU[0]);
 const f16Pair = () => 0x2c002c00 ^ ((Math.random() * 0x03ff03ff) >>> 0); // two halves of +-0.06..0.12
 const x = random(K * 4, f32Word);
 const bias = random(N * 4, () => 0);
@@ -41,10 +42,11 @@ const weights = {
   q8: random(N * K, () => (Math.random() * 2 ** 32) >>> 0),
 };
 
-// [example, weight buffer, words per row (q8's ldw), the pattern of a weight row's index]
+// [example, weight buffer, words per row (q8's ldw), the pattern of a weight row's index, its hot form]
+const floatRows = [/let r(\d+) = min\(c0 \+ (\d+)u, u\.N - 1u\) \* K4;/g, 'let r$1 = ($2u % 4u) * K4;'];
 const cases = [
-  ['gemv-f32', 'f32', 0, /let r(\d+) = min\(c0 \+ (\d+)u, u\.N - 1u\) \* K4;/g, 'let r$1 = ($2u % 4u) * K4;'],
-  ['gemv-f16-packed', 'f16packed', 0, /let r(\d+) = min\(c0 \+ (\d+)u, u\.N - 1u\) \* K4;/g, 'let r$1 = ($2u % 4u) * K4;'],
+  ['gemv-f32', 'f32', 0, ...floatRows],
+  ['gemv-f16-packed', 'f16packed', 0, ...floatRows],
   ['gemv-q8', 'q8', K / 4, /let w(\d+) = min\(c0 \+ (\d+)u, u\.N - 1u\) \* rw;/g, 'let w$1 = ($2u % 4u) * rw;'],
 ];
 

@@ -60,7 +60,7 @@ export type MatmulParams = EpilogueParams & {
   readonly vec4: boolean;
   readonly rowsPerInvocation: number;
   readonly workgroupSize: number;
-  /** gemv.wgsl: x is normalized as it is read (matmul's `norm`), with this epsilon; absent: not. */
+  /** gemv.wgsl and the 16-column GEMVs: x is normalized as it is read (matmul's `norm`), with this epsilon; absent: not. */
   readonly normEps?: number;
 };
 
@@ -131,11 +131,6 @@ fn wq4(i: u32) -> vec4u { return vec4u(w[4u * i], w[4u * i + 1u], w[4u * i + 2u]
 }
 
 /**
- * q8.wgsl's gemv_nk body, unrolled (a loop over arrays of the 16 columns ran 1.5x slower on lavapipe):
- * 16 weight rows of [N, K] W against TM rows of x, a block of 32 values at a time, then the block that is
- * not whole.
- */
-/**
  * The unrolling of the 16-column GEMV bodies (q8GemvBody, floatGemvBody): columns J = 0..15, rows I of x
  * (TM of them), `each` line per (row, column), and the stores of the sums a<row>_<col>.
  */
@@ -149,9 +144,14 @@ function unroll16(tm: number) {
   return { J, I, each, stores };
 }
 
+/**
+ * q8.wgsl's gemv_nk body, unrolled (a loop over arrays of the 16 columns ran 1.5x slower on lavapipe):
+ * 16 weight rows of [N, K] W against TM rows of x, a block of 32 values at a time, then the block that is
+ * not whole.
+ */
 function q8GemvBody(tm: number, norm: boolean): string {
   const { J, I, each, stores } = unroll16(tm);
-  // with a norm (K % 4 == 0): x${i} / 4 is the row's first vec4
+  // with a norm (K % 4 == 0): x<row> / 4 is the row's first vec4
   const xin = (i: number, v: string, k4: string) => (norm ? `xnorm(${v}, ${k4}, st${i})` : v);
   const lines = [
     ...J.map((j) => `  let w${j} = min(c0 + ${j}u, u.N - 1u) * rw;`),
@@ -207,6 +207,15 @@ function floatGemvBody(tm: number, norm: boolean): string {
 }
 
 /**
+ * matmul's norm in a GEMV: gamma and beta at bindings 7 and 8 (normBindings), and x[k4] normalized with
+ * its row's statistics st = (mean, 1 / sqrt(variance + eps)). gemv.wgsl and wideNorm() both use it.
+ */
+const NORM_WGSL = `@group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;
+@group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;
+fn xnorm(v: vec4f, k4: u32, st: vec2f) -> vec4f { return (v - st.x) * st.y * lnGamma[k4] + lnBeta[k4]; }
+`;
+
+/**
  * The CPU-shaped GEMVs' layer norm (matmul's `norm`, x as vec4f): each invocation computes its rows'
  * statistics itself, rowNorm(first vec4 of the row) = (mean, 1 / sqrt(variance + EPS)) in two sweeps
  * of the row (no workgroup memory, no barrier: the shape of these kernels), then normalizes x as it
@@ -215,9 +224,7 @@ function floatGemvBody(tm: number, norm: boolean): string {
 function wideNorm(p: MatmulParams): string {
   if (p.normEps === undefined) return '';
   return `const EPS: f32 = ${f32Literal(p.normEps)};
-@group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;
-@group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;
-fn rowNorm(base: u32) -> vec2f {
+${NORM_WGSL}fn rowNorm(base: u32) -> vec2f {
   let K4 = u.K / 4u;
   var s = 0.0;
   for (var k4 = 0u; k4 < K4; k4++) { s += dot(x[base + k4], vec4f(1.0)); }
@@ -226,7 +233,6 @@ fn rowNorm(base: u32) -> vec2f {
   for (var k4 = 0u; k4 < K4; k4++) { let d = x[base + k4] - mean; q += dot(d, d); }
   return vec2f(mean, inverseSqrt(q / f32(u.K) + EPS));
 }
-fn xnorm(v: vec4f, k4: u32, st: vec2f) -> vec4f { return (v - st.x) * st.y * lnGamma[k4] + lnBeta[k4]; }
 `;
 }
 
@@ -291,14 +297,12 @@ export const matmulGemvKernel: Kernel<MatmulParams> = {
       CQ: GEMV_QUADS[p.weight],
       NORM: String(norm),
       EPS: f32Literal(p.normEps ?? 0),
-      XIN: norm ? 'return (v - st[i].x) * st[i].y * lnGamma[k4] + lnBeta[k4];' : 'return v;',
+      XIN: norm ? 'return xnorm(v, k4, st[i]);' : 'return v;',
       PRELUDE:
         enables(p.weight) +
         `${(p.weight === 'q8' ? META_Q8 : META).declare(0, 'u')}\n` +
         gemvWeights(p) +
-        (norm
-          ? '@group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;\n@group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;\n'
-          : '') +
+        (norm ? NORM_WGSL : '') +
         epilogueTail(p),
     });
   },

@@ -14,6 +14,7 @@ fn w4(i: u32) -> vec4f { return w[i]; }
 const EPS: f32 = 0.00001;
 @group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;
 @group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;
+fn xnorm(v: vec4f, k4: u32, st: vec2f) -> vec4f { return (v - st.x) * st.y * lnGamma[k4] + lnBeta[k4]; }
 fn rowNorm(base: u32) -> vec2f {
   let K4 = u.K / 4u;
   var s = 0.0;
@@ -23,7 +24,6 @@ fn rowNorm(base: u32) -> vec2f {
   for (var k4 = 0u; k4 < K4; k4++) { let d = x[base + k4] - mean; q += dot(d, d); }
   return vec2f(mean, inverseSqrt(q / f32(u.K) + EPS));
 }
-fn xnorm(v: vec4f, k4: u32, st: vec2f) -> vec4f { return (v - st.x) * st.y * lnGamma[k4] + lnBeta[k4]; }
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 fn act1(x: f32) -> f32 { return x; }

@@ -25,6 +25,7 @@ fn wrow(n: u32, k4: u32) -> vec4f { return w4(n * (u.K / 4u) + k4); }
 fn wcol(k: u32, c4: u32) -> vec4f { return w4(k * (u.N / 4u) + c4); }
 @group(0) @binding(7) var<storage, read> lnGamma: array<vec4f>;
 @group(0) @binding(8) var<storage, read> lnBeta: array<vec4f>;
+fn xnorm(v: vec4f, k4: u32, st: vec2f) -> vec4f { return (v - st.x) * st.y * lnGamma[k4] + lnBeta[k4]; }
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 fn act1(x: f32) -> f32 { return x; }
@@ -94,7 +95,7 @@ fn rowStats(lid: u32) -> array<vec2f, TM> {
 // x[row i, 4k4 .. 4k4 + 3], normalized with NORM
 fn xin(i: u32, k4: u32, st: array<vec2f, TM>) -> vec4f {
   let v = x[(u.xRowOffset + i) * (u.K / 4u) + k4];
-  return (v - st[i].x) * st[i].y * lnGamma[k4] + lnBeta[k4];
+  return xnorm(v, k4, st[i]);
 }
 
 @compute @workgroup_size(WG)
